@@ -1,0 +1,19 @@
+import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
+import { Context } from "effect"
+import * as ApiError from "./ApiError.ts"
+import { Unauthorized } from "./Errors.ts"
+import type { FamilyId, UserId } from "./Ids.ts"
+
+/** The caller of an authenticated request, as proven by a verified access token. */
+export class CurrentUser extends Context.Tag("Herald/CurrentUser")<CurrentUser, {
+  readonly userId: UserId
+  readonly familyId: FamilyId
+  readonly tokenId: string
+}>() {}
+
+/** Bearer-token authentication: provides `CurrentUser` or fails with 401. */
+export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("Herald/Authentication", {
+  failure: ApiError.http(Unauthorized),
+  provides: CurrentUser,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}

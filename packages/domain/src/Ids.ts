@@ -1,0 +1,84 @@
+import { Clock, Effect, Option, Schema } from "effect"
+
+// Crockford's base32, as in ULID: time-sortable, URL-safe, case-insensitive-safe.
+const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+const ulidBody = "[0-9A-HJKMNP-TV-Z]{26}"
+
+const encodeTime = (millis: number): string => {
+  let out = ""
+  let rest = millis
+  for (let i = 0; i < 10; i++) {
+    out = alphabet.charAt(rest % 32) + out
+    rest = Math.floor(rest / 32)
+  }
+  return out
+}
+
+const encodeRandom = (): string => {
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  let out = ""
+  for (const byte of bytes) out += alphabet.charAt(byte % 32)
+  return out
+}
+
+/** A ULID for the given time: 48 bits of milliseconds then 80 random bits, so ids sort by creation time. */
+export const ulidAt = (millis: number): string => encodeTime(millis) + encodeRandom()
+
+/** The id prefixes: a reader knows what an id names from its first four characters. */
+export const prefixes = {
+  user: "usr",
+  project: "prj",
+  task: "tsk",
+  notification: "ntf",
+  export: "exp",
+  event: "evt",
+  family: "fam"
+} as const
+
+const idSchema = <const Brand extends string>(prefix: string, brand: Brand) =>
+  Schema.String.pipe(
+    Schema.pattern(new RegExp(`^${prefix}_${ulidBody}$`)),
+    Schema.brand(brand),
+    Schema.annotations({ description: `A ${prefix}_-prefixed ULID` })
+  )
+
+export const UserId = idSchema(prefixes.user, "UserId")
+export type UserId = typeof UserId.Type
+export const ProjectId = idSchema(prefixes.project, "ProjectId")
+export type ProjectId = typeof ProjectId.Type
+export const TaskId = idSchema(prefixes.task, "TaskId")
+export type TaskId = typeof TaskId.Type
+export const NotificationId = idSchema(prefixes.notification, "NotificationId")
+export type NotificationId = typeof NotificationId.Type
+export const ExportId = idSchema(prefixes.export, "ExportId")
+export type ExportId = typeof ExportId.Type
+export const EventId = idSchema(prefixes.event, "EventId")
+export type EventId = typeof EventId.Type
+export const FamilyId = idSchema(prefixes.family, "FamilyId")
+export type FamilyId = typeof FamilyId.Type
+
+const generator = <A>(prefix: string, schema: Schema.Schema<A, string>): Effect.Effect<A> => {
+  const make = Schema.decodeSync(schema)
+  return Effect.map(Clock.currentTimeMillis, (now) => make(`${prefix}_${ulidAt(now)}`))
+}
+
+/** Fresh ids, stamped with the current `Clock` time. */
+export const newUserId = generator(prefixes.user, UserId)
+export const newProjectId = generator(prefixes.project, ProjectId)
+export const newTaskId = generator(prefixes.task, TaskId)
+export const newNotificationId = generator(prefixes.notification, NotificationId)
+export const newExportId = generator(prefixes.export, ExportId)
+export const newEventId = generator(prefixes.event, EventId)
+export const newFamilyId = generator(prefixes.family, FamilyId)
+
+/**
+ * A path parameter naming a resource. Any string is accepted so that a malformed id is simply a resource that does
+ * not exist (404), as clients of a REST API expect; repositories check the format before touching the database.
+ */
+export const PathId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+
+/** Narrows a path parameter to a typed id, or `None` when it cannot name anything. */
+export const parseId = <A>(schema: Schema.Schema<A, string>) => {
+  const is = Schema.is(schema)
+  return (raw: string): Option.Option<A> => (is(raw) ? Option.some(raw) : Option.none())
+}

@@ -1,0 +1,48 @@
+import { Rpc, RpcGroup } from "@effect/rpc"
+import { Schema } from "effect"
+import {
+  DependencyUnavailable,
+  EmailTaken,
+  InvalidCredentials,
+  InvalidRefreshToken,
+  TokenReused,
+  UserNotFound
+} from "./Errors.ts"
+import { Readiness } from "./Health.ts"
+import { UserId } from "./Ids.ts"
+import { Jwks, LoginRequest, RefreshRequest, RegisterRequest, TokenPair, UpdateProfileRequest, User } from "./User.ts"
+
+/** The users service, as the gateway calls it. The gateway passes the verified caller's id; clients never do. */
+export class UsersRpc extends RpcGroup.make(
+  Rpc.make("Register", {
+    payload: RegisterRequest,
+    success: User,
+    error: Schema.Union(EmailTaken, DependencyUnavailable)
+  }),
+  Rpc.make("Login", {
+    payload: LoginRequest,
+    success: TokenPair,
+    error: Schema.Union(InvalidCredentials, DependencyUnavailable)
+  }),
+  Rpc.make("Refresh", {
+    payload: RefreshRequest,
+    success: TokenPair,
+    error: Schema.Union(InvalidRefreshToken, TokenReused, DependencyUnavailable)
+  }),
+  Rpc.make("Logout", {
+    payload: { userId: UserId, refreshToken: RefreshRequest.fields.refreshToken },
+    error: DependencyUnavailable
+  }),
+  Rpc.make("GetProfile", {
+    payload: { userId: UserId },
+    success: User,
+    error: Schema.Union(UserNotFound, DependencyUnavailable)
+  }),
+  Rpc.make("UpdateProfile", {
+    payload: { userId: UserId, ...UpdateProfileRequest.fields },
+    success: User,
+    error: Schema.Union(UserNotFound, DependencyUnavailable)
+  }),
+  Rpc.make("Jwks", { success: Jwks }),
+  Rpc.make("Ready", { success: Readiness })
+) {}
