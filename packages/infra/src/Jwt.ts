@@ -1,0 +1,214 @@
+import { Unauthorized } from "@herald/domain/Errors"
+import { FamilyId, UserId } from "@herald/domain/Ids"
+import type { Jwks } from "@herald/domain/User"
+import { Clock, Config, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import * as jose from "jose"
+
+/**
+ * Access tokens: JWTs signed with Ed25519 (EdDSA), `typ: at+jwt` (RFC 9068), with `kid`, `iss`, `aud`, `sub`, `exp`,
+ * `iat`, `jti` and the refresh-token family (`fid`) they were issued with. Verification pins the algorithm and the
+ * type and checks issuer, audience, expiry and not-before.
+ */
+
+export const algorithm = "EdDSA"
+const tokenType = "at+jwt"
+
+export const JwtConfig = Config.all({
+  issuer: Config.string("JWT_ISSUER").pipe(Config.withDefault("herald")),
+  audience: Config.string("JWT_AUDIENCE").pipe(Config.withDefault("herald-api")),
+  accessTokenTtl: Config.duration("ACCESS_TOKEN_TTL").pipe(Config.withDefault(Duration.minutes(15)))
+})
+export type JwtConfig = Config.Config.Success<typeof JwtConfig>
+
+export const SigningKeyConfig = Config.all({
+  /** PKCS#8 PEM of an Ed25519 private key. Unset: a key is generated at start (embedded default only). */
+  privateKey: Config.option(Config.redacted("JWT_PRIVATE_KEY")),
+  keyId: Config.option(Config.string("JWT_KEY_ID")),
+  /** A JWKS (JSON) of retired public keys still accepted while their tokens live out: key rotation. */
+  previousKeys: Config.option(Config.string("JWT_PREVIOUS_PUBLIC_KEYS"))
+})
+
+export interface AccessClaims {
+  readonly userId: UserId
+  readonly familyId: FamilyId
+  readonly tokenId: string
+  readonly expiresAt: number
+}
+
+export class TokenSigner extends Context.Tag("Herald/TokenSigner")<TokenSigner, {
+  readonly sign: (subject: { readonly userId: UserId; readonly familyId: FamilyId }) => Effect.Effect<{
+    readonly token: string
+    readonly expiresIn: number
+  }>
+  readonly jwks: Jwks
+}>() {}
+
+const PublicJwks = Schema.parseJson(
+  Schema.Struct({
+    keys: Schema.Array(Schema.Struct({
+      kty: Schema.String,
+      kid: Schema.String,
+      alg: Schema.optional(Schema.String),
+      crv: Schema.optional(Schema.String),
+      x: Schema.optional(Schema.String)
+    }))
+  })
+)
+
+interface KeyParts {
+  readonly kty?: string | undefined
+  readonly crv?: string | undefined
+  readonly x?: string | undefined
+  readonly y?: string | undefined
+}
+
+/** The public members of a key, as published in the JWKS. */
+const publicJwk = (key: KeyParts, kid: string) => ({
+  kty: key.kty ?? "OKP",
+  kid,
+  alg: algorithm,
+  use: "sig",
+  ...(key.crv !== undefined ? { crv: key.crv } : {}),
+  ...(key.x !== undefined ? { x: key.x } : {}),
+  ...(key.y !== undefined ? { y: key.y } : {})
+})
+
+/** A published key in jose's terms, with only the members that are present. */
+const toJose = (
+  key: KeyParts & { readonly kid?: string | undefined; readonly alg?: string | undefined; readonly use?: string | undefined }
+): jose.JWK => ({
+  kty: key.kty ?? "OKP",
+  ...(key.kid !== undefined ? { kid: key.kid } : {}),
+  ...(key.alg !== undefined ? { alg: key.alg } : {}),
+  ...(key.use !== undefined ? { use: key.use } : {}),
+  ...(key.crv !== undefined ? { crv: key.crv } : {}),
+  ...(key.x !== undefined ? { x: key.x } : {}),
+  ...(key.y !== undefined ? { y: key.y } : {})
+})
+
+/** The signing key from configuration, or a fresh one (logged as such) when none is configured. */
+export const layerSigner = Layer.effect(
+  TokenSigner,
+  Effect.gen(function*() {
+    const config = yield* JwtConfig
+    const keys = yield* SigningKeyConfig
+    const privateKey = yield* Option.match(keys.privateKey, {
+      onNone: () =>
+        Effect.promise(() => jose.generateKeyPair(algorithm, { crv: "Ed25519", extractable: true })).pipe(
+          Effect.map((pair) => pair.privateKey),
+          Effect.tap(() =>
+            Effect.logWarning(
+              "JWT_PRIVATE_KEY is not set: generated an ephemeral Ed25519 signing key. Tokens will not survive a " +
+                "restart and copies of the users service will not accept each other's tokens; set JWT_PRIVATE_KEY in production."
+            )
+          )
+        ),
+      onSome: (pem) =>
+        Effect.tryPromise({
+          try: () => jose.importPKCS8(Redacted.value(pem), algorithm, { extractable: true }),
+          catch: (cause) => new Error(`JWT_PRIVATE_KEY is not a PKCS#8 Ed25519 private key: ${String(cause)}`)
+        }).pipe(Effect.orDie)
+    })
+    const jwk = yield* Effect.promise(() => jose.exportJWK(privateKey))
+    const publicPart = { kty: jwk.kty, crv: jwk.crv, x: jwk.x }
+    const kid = Option.getOrElse(keys.keyId, () => "")
+      || (yield* Effect.promise(() => jose.calculateJwkThumbprint(toJose(publicPart))))
+    const previous = yield* Option.match(keys.previousKeys, {
+      onNone: () => Effect.succeed([]),
+      onSome: (json) =>
+        Schema.decodeUnknown(PublicJwks)(json).pipe(
+          Effect.map((set) => set.keys.map((key) => publicJwk(key, key.kid))),
+          Effect.mapError(() => new Error("JWT_PREVIOUS_PUBLIC_KEYS must be a JWKS JSON document")),
+          Effect.orDie
+        )
+    })
+    const jwks: Jwks = { keys: [publicJwk(publicPart, kid), ...previous.filter((key) => key.kid !== kid)] }
+    const ttlSeconds = Math.max(1, Math.round(Duration.toSeconds(config.accessTokenTtl)))
+    return TokenSigner.of({
+      jwks,
+      sign: ({ familyId, userId }) =>
+        Effect.gen(function*() {
+          const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+          const token = yield* Effect.promise(() =>
+            new jose.SignJWT({ fid: familyId })
+              .setProtectedHeader({ alg: algorithm, kid, typ: tokenType })
+              .setIssuer(config.issuer)
+              .setAudience(config.audience)
+              .setSubject(userId)
+              .setIssuedAt(now)
+              .setNotBefore(now)
+              .setExpirationTime(now + ttlSeconds)
+              .setJti(crypto.randomUUID())
+              .sign(privateKey)
+          )
+          return { token, expiresIn: ttlSeconds }
+        })
+    })
+  })
+)
+
+const Claims = Schema.Struct({ sub: UserId, fid: FamilyId, jti: Schema.String, exp: Schema.Number })
+const decodeClaims = Schema.decodeUnknownOption(Claims)
+
+export class TokenVerifier extends Context.Tag("Herald/TokenVerifier")<TokenVerifier, {
+  readonly verify: (token: string) => Effect.Effect<AccessClaims, Unauthorized>
+}>() {}
+
+/** Never refetch the key set more often than this when tokens name unknown keys: a forged `kid` costs nothing. */
+const defaultRefreshInterval = Duration.seconds(30)
+
+/**
+ * Verifies access tokens against a key set fetched once from `fetchJwks` and refetched when a token names a key the
+ * set lacks (the signer rotated), at most every 30 seconds.
+ */
+export const makeVerifier = <E>(
+  fetchJwks: Effect.Effect<Jwks, E>,
+  options: { readonly refreshInterval?: Duration.DurationInput } = {}
+) =>
+  Effect.gen(function*() {
+    const refreshInterval = Duration.decode(options.refreshInterval ?? defaultRefreshInterval)
+    const config = yield* JwtConfig
+    let keySet: { readonly keys: ReturnType<typeof jose.createLocalJWKSet>; readonly fetchedAt: number } | undefined
+    const refresh = (force: boolean) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        if (keySet !== undefined && (!force || now - keySet.fetchedAt < Duration.toMillis(refreshInterval))) return keySet.keys
+        const jwks = yield* fetchJwks
+        keySet = { keys: jose.createLocalJWKSet({ keys: jwks.keys.map(toJose) }), fetchedAt: now }
+        return keySet.keys
+      })
+    const invalid = (message: string) => new Unauthorized({ message })
+    const check = (token: string, keys: ReturnType<typeof jose.createLocalJWKSet>) =>
+      Effect.tryPromise({
+        try: () =>
+          jose.jwtVerify(token, keys, {
+            algorithms: [algorithm],
+            typ: tokenType,
+            issuer: config.issuer,
+            audience: config.audience,
+            requiredClaims: ["sub", "exp", "jti", "nbf"],
+            clockTolerance: 5
+          }),
+        catch: (error) => error
+      })
+    return TokenVerifier.of({
+      verify: (token) =>
+        Effect.gen(function*() {
+          const keys = yield* refresh(false).pipe(Effect.mapError(() => invalid("cannot verify tokens right now")))
+          const verified = yield* check(token, keys).pipe(
+            Effect.catchIf(
+              (error) => error instanceof jose.errors.JWKSNoMatchingKey,
+              () => Effect.flatMap(refresh(true), (fresh) => check(token, fresh))
+            ),
+            Effect.mapError((error) =>
+              invalid(error instanceof jose.errors.JWTExpired ? "access token expired" : "invalid access token")
+            )
+          )
+          const claims = yield* Option.match(decodeClaims(verified.payload), {
+            onNone: () => Effect.fail(invalid("invalid access token")),
+            onSome: Effect.succeed
+          })
+          return { userId: claims.sub, familyId: claims.fid, tokenId: claims.jti, expiresAt: claims.exp }
+        })
+    })
+  })

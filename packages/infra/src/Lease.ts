@@ -1,0 +1,52 @@
+import { Clock, Duration, Effect, Option, Schema, type Scope, SubscriptionRef } from "effect"
+import { DocumentStore } from "./Store.ts"
+
+const LeaseDoc = Schema.Struct({
+  _id: Schema.String,
+  holder: Schema.String,
+  expiresAt: Schema.DateFromSelf
+})
+
+/**
+ * Leadership among copies of a service, for work only one of them should do at a time (the outbox relay). A lease
+ * is claimed by inserting its document (a unique `_id`: exactly one claimant wins), renewed by its holder only, and
+ * taken over once expired. If a takeover race still lets two copies lead briefly, what they do must be harmless
+ * twice (the relay's consumers de-duplicate by event id).
+ */
+export const hold = (name: string, options: { readonly ttl: Duration.DurationInput }) =>
+  Effect.gen(function*() {
+    const store = yield* DocumentStore
+    const leases = yield* store.collection({ name: "leases", schema: LeaseDoc, indexes: [] })
+    const me = crypto.randomUUID()
+    const ttl = Duration.decode(options.ttl)
+    const leading = yield* SubscriptionRef.make(false)
+
+    const attempt = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const expiresAt = new Date(now + Duration.toMillis(ttl))
+      const current = yield* leases.findOne({ _id: name })
+      if (Option.isSome(current) && current.value.holder === me) {
+        const renewed = yield* leases.updateOne({ _id: name, holder: me }, { $set: { expiresAt } })
+        return renewed.matched === 1
+      }
+      if (Option.isSome(current)) {
+        if (current.value.expiresAt.getTime() > now) return false
+        yield* leases.deleteOne({ _id: name, holder: current.value.holder, expiresAt: current.value.expiresAt })
+      }
+      return yield* leases.insertOne({ _id: name, holder: me, expiresAt }).pipe(
+        Effect.as(true),
+        Effect.catchTag("DuplicateKey", () => Effect.succeed(false))
+      )
+    }).pipe(Effect.orElseSucceed(() => false))
+
+    yield* attempt.pipe(
+      Effect.flatMap((held) => SubscriptionRef.set(leading, held)),
+      Effect.zipRight(Effect.sleep(Duration.divide(ttl, 3).pipe(Option.getOrElse(() => ttl)))),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(SubscriptionRef.set(leading, false), leases.deleteOne({ _id: name, holder: me }).pipe(Effect.ignore))
+    )
+    return { leading, holder: me }
+  }) satisfies Effect.Effect<unknown, unknown, DocumentStore | Scope.Scope>

@@ -1,0 +1,247 @@
+import { DependencyUnavailable, unavailable } from "@herald/domain/Errors"
+import { Config, Context, Data, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import {
+  type Db,
+  type Filter as MongoFilter,
+  MongoClient,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+  type UpdateFilter
+} from "mongodb"
+import { sweepExpired } from "./MemoryStore.ts"
+import { backoff } from "./Retry.ts"
+import { type Collection, type CollectionSpec, type Document, DocumentStore, DuplicateKey } from "./Store.ts"
+
+export const MongoConfig = Config.all({
+  url: Config.redacted("MONGODB_URL"),
+  database: Config.string("MONGODB_DATABASE").pipe(
+    Config.withDefault("herald"),
+    Config.validate({ message: "must match ^[a-zA-Z0-9_-]{1,63}$", validation: (name) => /^[a-zA-Z0-9_-]{1,63}$/.test(name) })
+  ),
+  connectRetries: Config.integer("MONGODB_CONNECT_RETRIES").pipe(Config.withDefault(6))
+})
+export type MongoConfig = Config.Config.Success<typeof MongoConfig>
+
+/** The server did not accept a connection within the retry schedule. */
+export class MongoConnectionError extends Data.TaggedError("MongoConnectionError")<{
+  readonly message: string
+  readonly cause: unknown
+}> {}
+
+export class MongoDatabase extends Context.Tag("Herald/MongoDatabase")<MongoDatabase, {
+  readonly client: MongoClient
+  readonly db: Db
+}>() {}
+
+const connectRetry = (retries: number) => backoff({ base: "200 millis", cap: "5 seconds", retries })
+
+/** Where a URL points, without its credentials, for log lines and errors. */
+export const describeUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.protocol}//${parsed.host}`
+  } catch {
+    return "<unparseable url>"
+  }
+}
+
+/** Connects (retrying with jittered backoff), pings, and closes the client when the scope ends. */
+export const connect = (config: MongoConfig) => {
+  const url = Redacted.value(config.url)
+  const open = Effect.tryPromise({
+    try: async () => {
+      const client = new MongoClient(url, {
+        serverSelectionTimeoutMS: 2_000,
+        connectTimeoutMS: 2_000,
+        maxPoolSize: 50,
+        appName: "herald"
+      })
+      try {
+        await client.connect()
+        await client.db(config.database).command({ ping: 1 })
+        return client
+      } catch (error) {
+        await client.close().catch(() => undefined)
+        throw error
+      }
+    },
+    catch: (cause) => new MongoConnectionError({ message: `cannot connect to MongoDB at ${describeUrl(url)}`, cause })
+  }).pipe(
+    Effect.tapError((error) => Effect.logWarning(`${error.message}; retrying`)),
+    Effect.retry(connectRetry(config.connectRetries))
+  )
+  return Effect.acquireRelease(open, (client) => Effect.promise(() => client.close())).pipe(
+    Effect.map((client) => ({ client, db: client.db(config.database) }))
+  )
+}
+
+export const layerDatabase = (config: MongoConfig) => Layer.scoped(MongoDatabase, connect(config))
+
+export const layerDatabaseConfig = Layer.unwrapEffect(Effect.map(MongoConfig, layerDatabase))
+
+const isTransient = (error: unknown): boolean =>
+  error instanceof MongoNetworkError ||
+  error instanceof MongoServerSelectionError ||
+  error instanceof MongoNotConnectedError ||
+  error instanceof MongoTopologyClosedError
+
+// FerretDB answers code 1 (not 11000) when a `$set` breaks a unique index.
+const isDuplicate = (error: unknown): boolean =>
+  error instanceof MongoServerError && (error.code === 11000 || (error.code === 1 && /duplicate/i.test(error.message)))
+
+class MongoDefect extends Data.TaggedError("MongoDefect")<{ readonly cause: unknown }> {}
+
+const classify = (collection: string) => (error: unknown) =>
+  isDuplicate(error)
+    ? new DuplicateKey({ collection })
+    : isTransient(error)
+    ? unavailable("mongodb", `MongoDB did not answer: ${error instanceof Error ? error.message : String(error)}`)
+    : new MongoDefect({ cause: error })
+
+const runWrite = <A>(collection: string, run: () => Promise<A>): Effect.Effect<A, DuplicateKey | DependencyUnavailable> =>
+  Effect.tryPromise({ try: run, catch: classify(collection) }).pipe(
+    Effect.catchTag("MongoDefect", (defect) => Effect.die(defect.cause))
+  )
+
+const runRead = <A>(collection: string, run: () => Promise<A>): Effect.Effect<A, DependencyUnavailable> =>
+  runWrite(collection, run).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
+
+const probeTimeout = Duration.seconds(2)
+
+/** A stored document as the driver sees it: string ids (Herald never uses ObjectId), any other fields. */
+interface StoredRow {
+  _id: string
+  [field: string]: unknown
+}
+
+const plain = (value: object): { [field: string]: unknown } => Object.fromEntries(Object.entries(value))
+const toFilter = (filter: object): MongoFilter<StoredRow> => plain(filter)
+const toUpdate = (update: object): UpdateFilter<StoredRow> => plain(update)
+const toSort = (sort: object): Array<[string, 1 | -1]> =>
+  Object.entries(sort).flatMap(([field, direction]) => direction === 1 || direction === -1 ? [[field, direction]] : [])
+
+const makeCollection = <Doc extends Document, Encoded extends object>(
+  db: Db,
+  spec: CollectionSpec<Doc, Encoded>
+): Collection<Doc> => {
+  const raw = db.collection<StoredRow>(spec.name)
+  const name = spec.name
+  const decode = Schema.decodeUnknown(spec.schema)
+  const encode = Schema.encode(spec.schema)
+  const toDoc = (row: unknown) => Effect.orDie(decode(row))
+  const toDocs = (rows: ReadonlyArray<unknown>) => Effect.forEach(rows, toDoc)
+  const toRow = (doc: Doc) => Effect.orDie(Effect.map(encode(doc), (encoded): StoredRow => ({ ...plain(encoded), _id: doc._id })))
+  return {
+    name,
+    insertOne: (doc) => Effect.flatMap(toRow(doc), (row) => runWrite(name, () => raw.insertOne(row))).pipe(Effect.asVoid),
+    insertMany: (docs) =>
+      docs.length === 0
+        ? Effect.succeed({ inserted: 0, duplicates: 0 })
+        : Effect.flatMap(Effect.forEach(docs, toRow), (rows) =>
+          Effect.tryPromise({
+            try: () => raw.insertMany(rows, { ordered: false }).then((result) => result.insertedCount),
+            catch: (error) => error
+          }).pipe(
+            Effect.map((inserted) => ({ inserted, duplicates: 0 })),
+            Effect.catchAll((error) => {
+              // An unordered bulk insert reports the duplicates it skipped and inserts the rest.
+              if (error instanceof MongoServerError && "insertedCount" in error && Array.isArray(error.writeErrors)) {
+                const duplicates = error.writeErrors.length
+                return Effect.succeed({ inserted: rows.length - duplicates, duplicates })
+              }
+              const classified = classify(name)(error)
+              return classified._tag === "DependencyUnavailable" ? Effect.fail(classified) : Effect.die(error)
+            })
+          )),
+    findOne: (filter) =>
+      runRead(name, () => raw.findOne(toFilter(filter))).pipe(
+        Effect.flatMap((row) => row === null ? Effect.succeed(Option.none()) : Effect.map(toDoc(row), Option.some))
+      ),
+    find: (filter, options) =>
+      runRead(name, () => {
+        let cursor = raw.find(toFilter(filter))
+        if (options?.sort) cursor = cursor.sort(toSort(options.sort))
+        if (options?.skip) cursor = cursor.skip(options.skip)
+        if (options?.limit) cursor = cursor.limit(options.limit)
+        return cursor.toArray()
+      }).pipe(Effect.flatMap(toDocs)),
+    count: (filter) => runRead(name, () => raw.countDocuments(toFilter(filter))),
+    updateOne: (filter, update, options) =>
+      runWrite(name, () => raw.updateOne(toFilter(filter), toUpdate(update), { upsert: options?.upsert ?? false })).pipe(
+        Effect.map((result) => ({ matched: result.matchedCount, upserted: result.upsertedCount > 0 }))
+      ),
+    updateMany: (filter, update) =>
+      runRead(name, () => raw.updateMany(toFilter(filter), toUpdate(update))).pipe(Effect.map((result) => result.matchedCount)),
+    findOneAndUpdate: (filter, update, options) =>
+      // No `projection` here: FerretDB v1 rejects it on findAndModify (code 238).
+      runWrite(name, () =>
+        raw.findOneAndUpdate(toFilter(filter), toUpdate(update), {
+          returnDocument: options.returnDocument,
+          upsert: options.upsert ?? false,
+          ...(options.sort ? { sort: toSort(options.sort) } : {})
+        })).pipe(
+          Effect.flatMap((row) => row === null ? Effect.succeed(Option.none()) : Effect.map(toDoc(row), Option.some))
+        ),
+    deleteOne: (filter) => runRead(name, () => raw.deleteOne(toFilter(filter))).pipe(Effect.map((result) => result.deletedCount)),
+    deleteMany: (filter) => runRead(name, () => raw.deleteMany(toFilter(filter))).pipe(Effect.map((result) => result.deletedCount))
+  }
+}
+
+const ensureIndexes = <Doc extends Document, Encoded extends object>(db: Db, spec: CollectionSpec<Doc, Encoded>) =>
+  Effect.forEach(spec.indexes, (index) =>
+    Effect.tryPromise({
+      try: () =>
+        db.collection(spec.name).createIndex(toSort(index.keys), {
+          ...(index.unique ? { unique: true } : {}),
+          ...(index.expireAfterSeconds !== undefined ? { expireAfterSeconds: index.expireAfterSeconds } : {})
+        }),
+      catch: (error) => error
+    }).pipe(
+      Effect.as(true),
+      Effect.catchAll((error) =>
+        // 238 NotImplemented: FerretDB has no TTL indexes; a sweep keeps the same promise instead.
+        error instanceof MongoServerError && error.code === 238 && index.expireAfterSeconds !== undefined
+          ? Effect.succeed(false)
+          : Effect.fail(classify(spec.name)(error))
+      ),
+      Effect.map((kept) => ({ index, kept }))
+    )).pipe(
+      Effect.catchTags({
+        DuplicateKey: (error) => Effect.die(error),
+        MongoDefect: (defect) => Effect.die(defect.cause)
+      })
+    )
+
+/** The `DocumentStore` on a MongoDB-wire server. */
+export const layerStore: Layer.Layer<DocumentStore, never, MongoDatabase> = Layer.effect(
+  DocumentStore,
+  Effect.gen(function*() {
+    const { db } = yield* MongoDatabase
+    return DocumentStore.of({
+      kind: "mongodb",
+      collection: (spec) =>
+        Effect.gen(function*() {
+          const results = yield* ensureIndexes(db, spec)
+          const sweeping = results.filter((result) => !result.kept).map((result) => result.index)
+          yield* sweepExpired(sweeping, (field, cutoff) =>
+            Effect.promise(() => db.collection(spec.name).deleteMany({ [field]: { $lt: cutoff } })).pipe(
+              Effect.map((result) => result.deletedCount)
+            ), "1 minutes")
+          return makeCollection(db, spec)
+        }),
+      probe: Effect.tryPromise({
+        try: () => db.command({ ping: 1 }),
+        catch: () => unavailable("mongodb")
+      }).pipe(
+        Effect.timeoutFail({ duration: probeTimeout, onTimeout: () => unavailable("mongodb", "MongoDB ping timed out") }),
+        Effect.asVoid
+      )
+    })
+  })
+)
+
+/** Store on MongoDB from `MONGODB_URL`, or the in-memory store when it is not set. */
+export const isConfigured = Effect.map(Config.option(Config.redacted("MONGODB_URL")), Option.isSome)

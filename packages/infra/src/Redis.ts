@@ -1,0 +1,101 @@
+import { type DependencyUnavailable, unavailable } from "@herald/domain/Errors"
+import { Config, Context, Data, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Redis as IORedis } from "ioredis"
+import { describeUrl } from "./Mongo.ts"
+import { backoff } from "./Retry.ts"
+
+export const RedisConfig = Config.all({
+  url: Config.redacted("REDIS_URL"),
+  prefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault("herald:")),
+  connectRetries: Config.integer("REDIS_CONNECT_RETRIES").pipe(Config.withDefault(5))
+})
+export type RedisConfig = Config.Config.Success<typeof RedisConfig>
+
+export class RedisConnectionError extends Data.TaggedError("RedisConnectionError")<{
+  readonly message: string
+  readonly cause: unknown
+}> {}
+
+/** A connected ioredis client and the key prefix that isolates this deployment (or test) in a shared server. */
+export class Redis extends Context.Tag("Herald/Redis")<Redis, {
+  readonly client: IORedis
+  readonly prefix: string
+  /** A second connection for SUBSCRIBE, which blocks a connection for anything else. */
+  readonly subscriber: Effect.Effect<IORedis, never, never>
+  readonly probe: Effect.Effect<void, DependencyUnavailable>
+}>() {}
+
+const connectRetry = (retries: number) => backoff({ base: "100 millis", cap: "2 seconds", retries })
+
+const probeTimeout = Duration.seconds(1)
+
+/**
+ * Opens a client. Commands fail at once while disconnected (no offline queue), so callers never hang on Redis;
+ * after the first connection ioredis reconnects by itself with a capped backoff.
+ *
+ * `required: false` serves without Redis when it cannot be reached at start: the failure is logged, readiness
+ * reports Redis down, and the client keeps reconnecting in the background.
+ */
+export const connect = (config: RedisConfig, options: { readonly required: boolean }) =>
+  Effect.gen(function*() {
+    const url = Redacted.value(config.url)
+    // Until the first connection succeeds, each attempt fails fast and the Effect schedule paces the retries.
+    let reconnect = false
+    const make = () =>
+      new IORedis(url, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2_000,
+        commandTimeout: 2_000,
+        retryStrategy: (attempt) => reconnect ? Math.min(100 * 2 ** attempt, 2_000) + Math.floor(Math.random() * 100) : null
+      })
+    const client = make()
+    client.on("error", () => undefined) // surfaced through command failures and readiness instead
+    const attempt = Effect.tryPromise({
+      try: () => client.connect(),
+      catch: (cause) => new RedisConnectionError({ message: `cannot connect to Redis at ${describeUrl(url)}`, cause })
+    }).pipe(Effect.tapError((error) => Effect.logWarning(`${error.message}; retrying`)))
+    const connected = yield* attempt.pipe(Effect.retry(connectRetry(config.connectRetries)), Effect.either)
+    reconnect = true
+    if (connected._tag === "Left") {
+      if (options.required) {
+        client.disconnect()
+        return yield* Effect.fail(connected.left)
+      }
+      yield* Effect.logError(`${connected.left.message}; serving without it and reconnecting in the background`)
+      client.connect().catch(() => undefined)
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => client.quit().catch(() => client.disconnect())).pipe(Effect.timeout("2 seconds"), Effect.ignore)
+    )
+    let subscriberClient: IORedis | undefined
+    const subscriber = Effect.sync(() => {
+      if (subscriberClient === undefined) {
+        // Subscriptions are re-sent by ioredis after a reconnect; the offline queue holds them until then.
+        subscriberClient = client.duplicate({ lazyConnect: false, enableOfflineQueue: true })
+        subscriberClient.on("error", () => undefined)
+      }
+      return subscriberClient
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => subscriberClient?.disconnect()))
+    const probe = Effect.tryPromise({ try: () => client.ping(), catch: () => unavailable("redis") }).pipe(
+      Effect.timeoutFail({ duration: probeTimeout, onTimeout: () => unavailable("redis", "Redis ping timed out") }),
+      Effect.asVoid
+    )
+    return { client, prefix: config.prefix, subscriber, probe }
+  })
+
+export const layer = (config: RedisConfig, options: { readonly required: boolean }) =>
+  Layer.scoped(Redis, connect(config, options))
+
+/** Redis from `REDIS_URL`; Redis is optional for the services that use it (they fail open), so start without it. */
+export const layerConfig = Layer.unwrapEffect(Effect.map(RedisConfig, (config) => layer(config, { required: false })))
+
+export const isConfigured = Effect.map(Config.option(Config.redacted("REDIS_URL")), Option.isSome)
+
+/** Runs a Redis command as an Effect: a failure or a timeout means Redis is unavailable. */
+export const command = <A>(run: () => Promise<A>, timeout: Duration.DurationInput = probeTimeout) =>
+  Effect.tryPromise({ try: run, catch: () => unavailable("redis") }).pipe(
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => unavailable("redis", "Redis did not answer in time") })
+  )

@@ -1,0 +1,123 @@
+import { eventsExchange } from "@herald/domain/Events"
+import { Config, Effect } from "effect"
+import type { ExchangeSpec, QueueSpec, Topology } from "./Broker.ts"
+import { queueArguments } from "./Amqp.ts"
+
+/**
+ * Herald's RabbitMQ topology, declared in code by every service (so no publish is ever routed nowhere, whatever the
+ * start order) and exported to `infra/rabbitmq/definitions.json` for deployments that pre-load it.
+ *
+ * Each consumer owns a main queue, retry queues that hold a message for a fixed delay and then dead-letter it back
+ * to the main queue (one per delay tier, named by the delay so a new tier never clashes with an old queue's
+ * arguments), and a dead-letter queue where messages are parked after the last attempt.
+ */
+
+export interface ConsumerQueues {
+  readonly main: string
+  readonly dlq: string
+  /** The retry queue for the n-th retry (1-based); past the last tier the last tier is reused. */
+  readonly retryQueue: (retry: number) => string
+  readonly queues: ReadonlyArray<QueueSpec>
+}
+
+export const RetryDelays = Config.array(Config.integer(), "RETRY_DELAYS_MS").pipe(
+  Config.withDefault([1_000, 5_000, 30_000]),
+  Config.validate({ message: "must be positive integers", validation: (delays) => delays.length > 0 && delays.every((d) => d > 0) })
+)
+
+export const consumerQueues = (
+  main: string,
+  bindings: QueueSpec["bindings"],
+  options: { readonly retryDelaysMs: ReadonlyArray<number>; readonly singleActiveConsumer?: boolean }
+): ConsumerQueues => {
+  const dlq = `${main}.dlq`
+  const retryName = (delay: number) => `${main}.retry.${delay}ms`
+  const delays = options.retryDelaysMs.length > 0 ? options.retryDelaysMs : [1_000]
+  return {
+    main,
+    dlq,
+    retryQueue: (retry) => retryName(delays[Math.min(Math.max(retry, 1), delays.length) - 1] ?? 1_000),
+    queues: [
+      {
+        name: main,
+        bindings,
+        // A message the consumer rejects outright (it never does; a crash loop might) is parked, not dropped.
+        deadLetter: { exchange: "", routingKey: dlq },
+        ...(options.singleActiveConsumer ? { singleActiveConsumer: true } : {})
+      },
+      ...delays.map((delay): QueueSpec => ({
+        name: retryName(delay),
+        bindings: [],
+        messageTtlMs: delay,
+        deadLetter: { exchange: "", routingKey: main }
+      })),
+      { name: dlq, bindings: [] }
+    ]
+  }
+}
+
+export const events: ExchangeSpec = { name: eventsExchange, type: "topic" }
+
+/** Prefixes every exchange and queue name: tests sharing a virtual host stay apart; empty in deployments. */
+export const NamePrefix = Config.string("AMQP_PREFIX").pipe(Config.withDefault(""))
+
+/** Herald's topology from configuration (retry delays, name prefix). */
+export const fromConfig = Effect.map(Effect.all([RetryDelays, NamePrefix]), ([delays, prefix]) => herald(delays, prefix))
+
+/** The queues of Herald's consumers, for a given set of retry delays. */
+export const herald = (retryDelaysMs: ReadonlyArray<number>, prefix = "") => {
+  const name = (queue: string) => `${prefix}${queue}`
+  const exchange = `${prefix}${events.name}`
+  const options = { retryDelaysMs }
+  // Every event that concerns a user becomes a notification; export jobs (`export.requested`) are work, not news.
+  const notifications = consumerQueues(name("notifications.events"), [
+    { exchange, pattern: "task.*" },
+    { exchange, pattern: "project.*" },
+    { exchange, pattern: "export.completed" },
+    { exchange, pattern: "export.failed" }
+  ], {
+    ...options,
+    singleActiveConsumer: true
+  })
+  const counters = consumerQueues(name("tasks.counters"), [{ exchange, pattern: "task.*" }], {
+    ...options,
+    singleActiveConsumer: true
+  })
+  const cascade = consumerQueues(name("tasks.cascade"), [{ exchange, pattern: "project.deleted" }], options)
+  const exportJobs = consumerQueues(name("exports.jobs"), [{ exchange, pattern: "export.requested" }], options)
+  const topology: Topology = {
+    exchanges: [{ ...events, name: exchange }],
+    queues: [...notifications.queues, ...counters.queues, ...cascade.queues, ...exportJobs.queues]
+  }
+  return { exchange, notifications, counters, cascade, exportJobs, topology }
+}
+
+/** The topology in RabbitMQ's definitions format (for `load_definitions`). */
+export const toDefinitions = (topology: Topology, vhost = "/", queueType: "classic" | "quorum" = "classic") => ({
+  exchanges: topology.exchanges.map((exchange) => ({
+    name: exchange.name,
+    vhost,
+    type: exchange.type,
+    durable: true,
+    auto_delete: false,
+    internal: false,
+    arguments: {}
+  })),
+  queues: topology.queues.map((queue) => ({
+    name: queue.name,
+    vhost,
+    durable: true,
+    auto_delete: false,
+    arguments: queueArguments(queue, queueType)
+  })),
+  bindings: topology.queues.flatMap((queue) =>
+    queue.bindings.map((binding) => ({
+      source: binding.exchange,
+      vhost,
+      destination: queue.name,
+      destination_type: "queue",
+      routing_key: binding.pattern,
+      arguments: {}
+    }))
+  )
+})

@@ -1,0 +1,110 @@
+import { describe, expect, it } from "@effect/vitest"
+import { FamilyId, UserId } from "@herald/domain/Ids"
+import type { Jwks } from "@herald/domain/User"
+import { ConfigProvider, Effect, Layer, Ref, Schema } from "effect"
+import * as jose from "jose"
+import { layerSigner, makeVerifier, TokenSigner } from "../src/Jwt.ts"
+
+const userId = Schema.decodeSync(UserId)("usr_01M83N7SEMGWZ7Z3S3GWPHE91P")
+const familyId = Schema.decodeSync(FamilyId)("fam_01M83N7SH1Q5E1V97AQMMD2J5V")
+
+const withConfig = (entries: Record<string, string>) =>
+  Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(entries))))
+
+/** A signer (with a fresh key) and a verifier that fetches the signer's JWKS, counting the fetches. */
+const setup = (config: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const signer = yield* TokenSigner
+    const fetches = yield* Ref.make(0)
+    const jwks = yield* Ref.make<Jwks>(signer.jwks)
+    const verifier = yield* makeVerifier(Ref.update(fetches, (n) => n + 1).pipe(Effect.zipRight(Ref.get(jwks))), {
+      refreshInterval: "300 millis"
+    })
+    return { signer, verifier, fetches, jwks }
+  }).pipe(Effect.provide(layerSigner), Effect.provide(withConfig(config)))
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
+
+const claimsOf = (token: string) => jose.decodeJwt(token)
+
+describe("access tokens", () => {
+  it.live("a token the signer issued verifies, with its user, family and id", () =>
+    Effect.gen(function*() {
+      const { signer, verifier } = yield* setup()
+      const { expiresIn, token } = yield* signer.sign({ userId, familyId })
+      const claims = yield* verifier.verify(token)
+      expect(claims).toMatchObject({ userId, familyId })
+      expect(expiresIn).toBe(15 * 60)
+      const header = jose.decodeProtectedHeader(token)
+      expect(header).toMatchObject({ alg: "EdDSA", typ: "at+jwt" })
+      expect(typeof header.kid).toBe("string")
+      expect(claimsOf(token)).toMatchObject({ iss: "herald", aud: "herald-api", sub: userId })
+    }))
+
+  it.live("a tampered token is rejected", () =>
+    Effect.gen(function*() {
+      const { signer, verifier } = yield* setup()
+      const { token } = yield* signer.sign({ userId, familyId })
+      const [header, , signature] = token.split(".")
+      const forged = `${header}.${b64({ ...claimsOf(token), sub: "usr_01M83N7SEMGWZ7Z3S3GWPHE000" })}.${signature}`
+      expect((yield* Effect.flip(verifier.verify(forged)))._tag).toBe("Unauthorized")
+    }))
+
+  it.live("`alg: none` and HS256 signed with the public key are rejected", () =>
+    Effect.gen(function*() {
+      const { signer, verifier } = yield* setup()
+      const { token } = yield* signer.sign({ userId, familyId })
+      const payload = claimsOf(token)
+      const kid = jose.decodeProtectedHeader(token).kid
+      const unsigned = `${b64({ alg: "none", typ: "at+jwt", kid })}.${b64(payload)}.`
+      expect((yield* Effect.flip(verifier.verify(unsigned)))._tag).toBe("Unauthorized")
+      // The classic confusion: the public key used as an HMAC secret.
+      const publicKey = new TextEncoder().encode(JSON.stringify(signer.jwks.keys[0]))
+      const hmac = yield* Effect.promise(() =>
+        new jose.SignJWT(payload).setProtectedHeader({ alg: "HS256", typ: "at+jwt", ...(kid ? { kid } : {}) }).sign(publicKey)
+      )
+      expect((yield* Effect.flip(verifier.verify(hmac)))._tag).toBe("Unauthorized")
+    }))
+
+  it.live("expired, wrong-audience, wrong-issuer and wrong-type tokens are rejected", () =>
+    Effect.gen(function*() {
+      const { verifier } = yield* setup()
+      // A key the verifier has never seen: each of these must fail on its claims or header, whatever the key.
+      const { privateKey } = yield* Effect.promise(() => jose.generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true }))
+      const now = Math.floor(Date.now() / 1000)
+      const sign = (claims: jose.JWTPayload, typ = "at+jwt") =>
+        Effect.promise(() => new jose.SignJWT(claims).setProtectedHeader({ alg: "EdDSA", typ }).sign(privateKey))
+      const base = { sub: userId, fid: familyId, jti: "x", iss: "herald", aud: "herald-api", iat: now, nbf: now, exp: now + 60 }
+      for (const claims of [{ ...base, exp: now - 60 }, { ...base, aud: "other" }, { ...base, iss: "evil" }]) {
+        expect((yield* Effect.flip(verifier.verify(yield* sign(claims))))._tag).toBe("Unauthorized")
+      }
+      expect((yield* Effect.flip(verifier.verify(yield* sign(base, "JWT"))))._tag).toBe("Unauthorized")
+    }))
+
+  it.live("an expired token of the real key says so", () =>
+    Effect.gen(function*() {
+      const { signer, verifier } = yield* setup({ ACCESS_TOKEN_TTL: "1 seconds" })
+      const { token } = yield* signer.sign({ userId, familyId })
+      // Expired, and past the five seconds of tolerated clock skew.
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 6_500)))
+      const error = yield* Effect.flip(verifier.verify(token))
+      expect(error.message).toBe("access token expired")
+    }), { timeout: 15_000 })
+
+  it.live("after a key rotation, a token of the new key is accepted once the keys are fetched again, at most so often", () =>
+    Effect.gen(function*() {
+      const { fetches, jwks, signer, verifier } = yield* setup()
+      yield* verifier.verify((yield* signer.sign({ userId, familyId })).token)
+      expect(yield* Ref.get(fetches)).toBe(1)
+      const rotated = yield* setup()
+      const { token } = yield* rotated.signer.sign({ userId, familyId })
+      // The users service now publishes both keys.
+      yield* Ref.set(jwks, { keys: [...signer.jwks.keys, ...rotated.signer.jwks.keys] })
+      // Right after a fetch, an unknown key id does not trigger another: forged ids cost nothing.
+      expect((yield* Effect.flip(verifier.verify(token)))._tag).toBe("Unauthorized")
+      expect(yield* Ref.get(fetches)).toBe(1)
+      yield* Effect.sleep("350 millis")
+      expect((yield* verifier.verify(token)).userId).toBe(userId)
+      expect(yield* Ref.get(fetches)).toBe(2)
+    }))
+})

@@ -1,0 +1,196 @@
+import { describe, expect, it, layer } from "@effect/vitest"
+import { servers, uniqueName } from "@herald/testing/Env"
+import { startRedis } from "@herald/testing/Processes"
+import { Chunk, Duration, Effect, FastCheck as fc, Fiber, Layer, Option, Redacted, Schedule, Stream, TestClock } from "effect"
+import * as Cache from "../src/Cache.ts"
+import * as RateLimiter from "../src/RateLimiter.ts"
+import * as Realtime from "../src/Realtime.ts"
+import * as Redis from "../src/Redis.ts"
+
+const redisConfig = (url: string, connectRetries = 2) => ({
+  url: Redacted.make(url),
+  prefix: `${uniqueName("redis")}:`,
+  connectRetries
+})
+
+const redisLayer = () => Redis.layer(redisConfig(servers().redisUrl), { required: true })
+
+const live = {
+  limiter: RateLimiter.layerRedis({ timeout: "1 second" }),
+  cache: Cache.layerRedis,
+  realtime: Realtime.layerRedis
+}
+
+/** Lets time pass for both kinds of layer: real time for the server, the test clock for the in-memory twin. */
+const elapse = (millis: number) =>
+  Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis))).pipe(
+    Effect.zipRight(TestClock.adjust(Duration.millis(millis)))
+  )
+
+const contract = (
+  name: string,
+  layers: Layer.Layer<RateLimiter.RateLimiter | Cache.VersionedCache | Realtime.RealtimeBus, unknown>
+) =>
+  layer(layers)(`Redis-backed capabilities contract: ${name}`, (it) => {
+    it.effect("the limiter admits exactly the budget of concurrent hits and counts down", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.RateLimiter
+        const decisions = yield* Effect.forEach(
+          Array.from({ length: 60 }, () => "exact"),
+          (key) => limiter.hit(key, 25, 60_000),
+          { concurrency: "unbounded" }
+        )
+        expect(decisions.filter((d) => d.allowed)).toHaveLength(25)
+        expect(decisions.map((d) => d.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
+        const remaining = decisions.filter((d) => d.allowed).map((d) => d.remaining).sort((a, b) => b - a)
+        expect(remaining).toEqual(Array.from({ length: 25 }, (_, i) => 24 - i))
+        expect(decisions.every((d) => d.resetMs > 0 && d.resetMs <= 60_000)).toBe(true)
+      }))
+
+    it.effect("the limiter's window resets", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.RateLimiter
+        const first = yield* limiter.hit("reset", 1, 300)
+        const second = yield* limiter.hit("reset", 1, 300)
+        expect([first.allowed, second.allowed]).toEqual([true, false])
+        yield* elapse(400)
+        const afterReset = yield* limiter.hit("reset", 1, 300)
+        expect(afterReset).toMatchObject({ allowed: true, count: 1 })
+      }))
+
+    it.effect("the cache never replaces a newer version with an older one", () =>
+      Effect.gen(function*() {
+        const cache = yield* Cache.VersionedCache
+        const ttl = Duration.minutes(5)
+        expect(yield* cache.get("profile")).toEqual(Option.none())
+        yield* cache.put("profile", 2, "v2", ttl)
+        yield* cache.put("profile", 1, "v1 (a slow reader)", ttl)
+        expect(yield* cache.get("profile")).toEqual(Option.some("v2"))
+        yield* cache.put("profile", 3, "v3", ttl)
+        expect(yield* cache.get("profile")).toEqual(Option.some("v3"))
+        yield* cache.remove("profile")
+        expect(yield* cache.get("profile")).toEqual(Option.none())
+        yield* cache.mark("revoked", ttl)
+        expect([yield* cache.isMarked("revoked"), yield* cache.isMarked("other")]).toEqual([true, false])
+      }))
+
+    it.effect("cached values expire after their time to live", () =>
+      Effect.gen(function*() {
+        const cache = yield* Cache.VersionedCache
+        yield* cache.put("short", 1, "x", Duration.millis(150))
+        yield* cache.mark("short-mark", Duration.millis(150))
+        yield* elapse(300)
+        expect(yield* cache.get("short")).toEqual(Option.none())
+        expect(yield* cache.isMarked("short-mark")).toBe(false)
+      }))
+
+    it.scoped("real-time messages reach every listener of a channel, and only it", () =>
+      Effect.gen(function*() {
+        const bus = yield* Realtime.RealtimeBus
+        const first = yield* bus.subscribe("user-1")
+        const second = yield* bus.subscribe("user-1")
+        const other = yield* bus.subscribe("user-2")
+        const firstTwo = yield* Effect.fork(Stream.runCollect(Stream.take(first, 2)))
+        const secondTwo = yield* Effect.fork(Stream.runCollect(Stream.take(second, 2)))
+        const otherOne = yield* Effect.fork(Stream.runCollect(Stream.take(other, 1)))
+        yield* bus.publish("user-1", "a")
+        yield* bus.publish("user-1", "b")
+        yield* bus.publish("user-2", "c")
+        expect(Chunk.toArray(yield* Fiber.join(firstTwo))).toEqual(["a", "b"])
+        expect(Chunk.toArray(yield* Fiber.join(secondTwo))).toEqual(["a", "b"])
+        expect(Chunk.toArray(yield* Fiber.join(otherOne))).toEqual(["c"])
+      }), { timeout: 10_000 })
+  })
+
+describe("Redis-backed capabilities", () => {
+  contract("Redis", Layer.mergeAll(live.limiter, live.cache, live.realtime).pipe(Layer.provide(redisLayer())))
+  contract("in memory", Layer.mergeAll(RateLimiter.layerMemory, Cache.layerMemory, Realtime.layerMemory))
+})
+
+/** The fixed-window model the limiter must agree with. */
+const model = (hits: ReadonlyArray<{ readonly after: number }>, limit: number, windowMs: number) => {
+  let start = -Infinity
+  let count = 0
+  let now = 0
+  return hits.map(({ after }) => {
+    now += after
+    if (now >= start + windowMs) {
+      start = now
+      count = 0
+    }
+    count += 1
+    return count <= limit
+  })
+}
+
+describe("RateLimiter properties", () => {
+  it.effect.prop(
+    "admits exactly what the fixed-window model admits, for any timing of hits",
+    {
+      limit: fc.integer({ min: 1, max: 8 }),
+      windowMs: fc.integer({ min: 10, max: 1_000 }),
+      hits: fc.array(fc.record({ after: fc.integer({ min: 0, max: 400 }) }), { minLength: 1, maxLength: 60 })
+    },
+    ({ hits, limit, windowMs }) =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.RateLimiter
+        const key = uniqueName("prop")
+        const admitted: Array<boolean> = []
+        for (const { after } of hits) {
+          yield* TestClock.adjust(Duration.millis(after))
+          admitted.push((yield* limiter.hit(key, limit, windowMs)).allowed)
+        }
+        expect(admitted).toEqual(model(hits, limit, windowMs))
+      }).pipe(Effect.provide(RateLimiter.layerMemory))
+  )
+
+  layer(live.limiter.pipe(Layer.provide(redisLayer())))("on Redis", (it) => {
+    it.effect.prop(
+      "N concurrent hits on a budget of B admit exactly min(N, B)",
+      { n: fc.integer({ min: 1, max: 120 }), budget: fc.integer({ min: 1, max: 60 }) },
+      ({ budget, n }) =>
+        Effect.gen(function*() {
+          const limiter = yield* RateLimiter.RateLimiter
+          const key = uniqueName("concurrent")
+          const decisions = yield* Effect.forEach(Array.from({ length: n }), () => limiter.hit(key, budget, 60_000), {
+            concurrency: "unbounded"
+          })
+          expect(decisions.filter((d) => d.allowed)).toHaveLength(Math.min(n, budget))
+        }),
+      { fastCheck: { numRuns: 25 } }
+    )
+  })
+})
+
+describe("Redis connection", () => {
+  it.live("connects to a real server, answers its probe, and closes cleanly", () =>
+    Effect.gen(function*() {
+      const client = yield* Effect.scoped(
+        Effect.gen(function*() {
+          const redis = yield* Redis.connect(redisConfig(servers().redisUrl), { required: true })
+          yield* redis.probe
+          return redis.client
+        })
+      )
+      const afterClose = yield* Effect.tryPromise(() => client.ping()).pipe(Effect.flip)
+      expect(afterClose).toBeDefined()
+    }))
+
+  it.live("an unreachable server is retried, then reported as a typed error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.scoped(Redis.connect(redisConfig("redis://127.0.0.1:1", 2), { required: true })))
+      expect(error._tag).toBe("RedisConnectionError")
+      expect(error.message).toContain("127.0.0.1:1")
+    }))
+
+  it.live("when optional, it starts without the server and connects once the server appears", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(Effect.promise(() => startRedis()), (s) => Effect.promise(s.stop))
+      yield* Effect.promise(server.stop)
+      const redis = yield* Redis.connect(redisConfig(server.url, 1), { required: false })
+      expect((yield* Effect.flip(redis.probe))._tag).toBe("DependencyUnavailable")
+      yield* Effect.promise(server.restart)
+      yield* redis.probe.pipe(Effect.retry({ times: 50, schedule: Schedule.spaced("100 millis") }))
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+})
+
