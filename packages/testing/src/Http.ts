@@ -1,0 +1,73 @@
+/** A minimal black-box HTTP client for tests: what a client sees, nothing else. */
+export interface Reply {
+  readonly status: number
+  readonly headers: Headers
+  readonly body: unknown
+  readonly text: string
+}
+
+export interface Call {
+  readonly method?: string
+  readonly body?: unknown
+  readonly raw?: string
+  readonly token?: string
+  readonly headers?: Record<string, string>
+}
+
+/** Sends a request to `base + path`; a JSON `body` is serialised with `Content-Type: application/json`. */
+export const request = async (base: string, path: string, call: Call = {}): Promise<Reply> => {
+  const headers: Record<string, string> = { ...(call.headers ?? {}) }
+  if (call.token !== undefined) headers.authorization = `Bearer ${call.token}`
+  let body: string | undefined = call.raw
+  if (call.body !== undefined) {
+    body = JSON.stringify(call.body)
+    headers["content-type"] ??= "application/json"
+  }
+  const response = await fetch(base + path, { method: call.method ?? (body === undefined ? "GET" : "POST"), headers, ...(body !== undefined ? { body } : {}) })
+  const text = await response.text()
+  let parsed: unknown = undefined
+  try {
+    parsed = text === "" ? undefined : JSON.parse(text)
+  } catch {
+    parsed = undefined
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text }
+}
+
+/** A field of a JSON reply, for assertions; undefined when absent. */
+export const field = (value: unknown, ...path: ReadonlyArray<string | number>): unknown =>
+  path.reduce<unknown>((current, key) =>
+    current !== null && typeof current === "object" ? Reflect.get(current, key) : undefined, value)
+
+export const text = (value: unknown, ...path: ReadonlyArray<string | number>): string => String(field(value, ...path))
+
+/** Registers and logs in a fresh user. */
+export const signUp = async (base: string, label = "user") => {
+  const email = `${label}-${Math.random().toString(36).slice(2, 10)}@example.com`
+  const password = "correct horse battery"
+  const registered = await request(base, "/api/users/register", { body: { email, password, name: label } })
+  if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${registered.text}`)
+  const login = await request(base, "/api/users/login", { body: { email, password } })
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`)
+  return {
+    email,
+    password,
+    userId: text(registered.body, "user", "id"),
+    token: text(login.body, "accessToken"),
+    refreshToken: text(login.body, "refreshToken")
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls `read` until `done` holds, or fails after `timeoutMs`. */
+export const eventually = async <A>(read: () => Promise<A>, done: (a: A) => boolean, timeoutMs = 20_000): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  let last: A = await read()
+  while (!done(last)) {
+    if (Date.now() > deadline) throw new Error(`condition not reached within ${timeoutMs} ms; last value: ${JSON.stringify(last)?.slice(0, 500)}`)
+    await sleep(50)
+    last = await read()
+  }
+  return last
+}

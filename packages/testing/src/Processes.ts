@@ -1,0 +1,249 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
+import { createServer, Socket } from "node:net"
+import { tmpdir } from "node:os"
+import { delimiter, join } from "node:path"
+import { promisify } from "node:util"
+
+/**
+ * Starting and stopping the real servers the tests need. Plain promises on purpose: vitest's global setup and the
+ * helpers around child processes live outside any Effect runtime.
+ */
+
+const run = promisify(execFile)
+
+/** A free TCP port on loopback (the kernel's pick, released before the caller binds it). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+/** Resolves once something accepts TCP connections on the port, or rejects after `timeoutMs`. */
+export const waitForPort = async (port: number, timeoutMs = 20_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = new Socket()
+      socket.once("connect", () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.once("error", () => resolve(false))
+      socket.connect(port, "127.0.0.1")
+    })
+    if (open) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`)
+}
+
+/** The first executable named `name` on PATH or among `extra` folders. */
+export const findBinary = (name: string, extra: ReadonlyArray<string> = []): string | undefined =>
+  [...(process.env.PATH ?? "").split(delimiter), ...extra]
+    .map((folder) => join(folder, name))
+    .find((candidate) => existsSync(candidate))
+
+export class MissingBinary extends Error {
+  constructor(name: string, howToGet: string) {
+    super(`${name} was not found on PATH. ${howToGet}`)
+    this.name = "MissingBinary"
+  }
+}
+
+export interface Server {
+  readonly url: string
+  readonly port: number
+  readonly stop: () => Promise<void>
+}
+
+const stopProcess = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill("SIGTERM")
+  })
+
+const goBin = (): ReadonlyArray<string> => {
+  const home = process.env.HOME ?? "/root"
+  return [process.env.GOBIN, process.env.GOPATH ? join(process.env.GOPATH, "bin") : undefined, join(home, "go", "bin")]
+    .filter((folder): folder is string => folder !== undefined)
+}
+
+/** FerretDB v1.24 (SQLite handler) in a fresh temporary folder on a free port. */
+export const startFerretDb = async (): Promise<Server> => {
+  const binary = process.env.FERRETDB_BIN ?? findBinary("ferretdb", goBin())
+  if (binary === undefined) {
+    throw new MissingBinary("ferretdb", "Build it once with `bash infra/scripts/build-ferretdb.sh` (needs Go), or set MONGODB_URL.")
+  }
+  const dir = await mkdtemp(join(tmpdir(), "herald-ferretdb-"))
+  const port = await freePort()
+  const child = spawn(binary, [
+    "--handler=sqlite",
+    `--sqlite-url=file:${dir}/`,
+    `--listen-addr=127.0.0.1:${port}`,
+    "--state-dir=-",
+    "--debug-addr=-",
+    "--telemetry=disable",
+    "--log-level=error"
+  ], { stdio: ["ignore", "ignore", "inherit"] })
+  await waitForPort(port)
+  return {
+    url: `mongodb://127.0.0.1:${port}/?directConnection=true`,
+    port,
+    stop: async () => {
+      await stopProcess(child)
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** A private `redis-server` on a free port, keeping nothing on disk: tests may stop and restart it at will. */
+export const startRedis = async (port?: number): Promise<
+  Server & {
+    readonly restart: () => Promise<void>
+    /** Freezes the server (SIGSTOP): connections stay open, nothing answers, data is kept. */
+    readonly pause: () => void
+    readonly resume: () => void
+  }
+> => {
+  const binary = findBinary("redis-server")
+  if (binary === undefined) {
+    throw new MissingBinary("redis-server", "Install it (Debian: `apt-get install redis-server`), or set REDIS_URL.")
+  }
+  const chosen = port ?? await freePort()
+  const launch = async () => {
+    const child = spawn(binary, ["--port", String(chosen), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: "ignore"
+    })
+    await waitForPort(chosen)
+    return child
+  }
+  let child = await launch()
+  return {
+    url: `redis://127.0.0.1:${chosen}`,
+    port: chosen,
+    stop: () => stopProcess(child),
+    restart: async () => {
+      await stopProcess(child)
+      child = await launch()
+    },
+    pause: () => void child.kill("SIGSTOP"),
+    resume: () => void child.kill("SIGCONT")
+  }
+}
+
+/** `rabbitmqctl`, which talks to the local broker through Erlang distribution (root on these machines). */
+export const rabbitmqctl = async (...args: ReadonlyArray<string>): Promise<string> => {
+  const binary = findBinary("rabbitmqctl", ["/usr/sbin", "/usr/lib/rabbitmq/bin"])
+  if (binary === undefined) {
+    throw new MissingBinary("rabbitmqctl", "Install RabbitMQ (Debian: `apt-get install rabbitmq-server`), or set AMQP_URL.")
+  }
+  const { stdout } = await run(binary, ["-q", ...args], { timeout: 60_000 })
+  return stdout
+}
+
+/** A RabbitMQ virtual host of its own on the local broker, removed by `stop`. */
+export const startVhost = async (name: string): Promise<Server & { readonly vhost: string }> => {
+  await rabbitmqctl("add_vhost", name)
+  await rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+  return {
+    url: `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(name)}`,
+    port: 5672,
+    vhost: name,
+    stop: async () => {
+      await rabbitmqctl("delete_vhost", name)
+    }
+  }
+}
+
+/** Closes, from the broker's side, every client connection of a virtual host: a network failure, as seen by clients. */
+export const closeBrokerConnections = async (vhost: string): Promise<number> => {
+  const listing = await rabbitmqctl("list_connections", "pid", "vhost")
+  const pids = listing
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter((columns) => columns.length >= 2 && columns[1] === vhost)
+    .map((columns) => columns[0])
+    .filter((pid): pid is string => pid !== undefined && pid.startsWith("<"))
+  for (const pid of pids) await rabbitmqctl("close_connection", pid, "test: connection closed by the broker")
+  return pids.length
+}
+
+const repositoryRoot = new URL("../../../", import.meta.url).pathname
+
+export interface ServiceProcess {
+  readonly url: string
+  readonly port: number
+  readonly pid: number | undefined
+  /** What the process printed, for diagnostics. */
+  readonly output: () => string
+  /** SIGTERM, then SIGKILL after 5 s: a graceful stop. */
+  readonly stop: () => Promise<void>
+  /** SIGKILL: a crash. */
+  readonly kill: () => Promise<void>
+}
+
+/** Waits until `GET url` answers at all (any status), or rejects after `timeoutMs`. */
+export const waitForHttp = async (url: string, timeoutMs = 45_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const ok = await fetch(url).then(() => true, () => false)
+    if (ok) return
+    await new Promise((resolve) => setTimeout(resolve, 150))
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`)
+}
+
+/**
+ * Runs one of Herald's programs (`services/<name>/src/main.ts`) as a child process on a free port, with exactly
+ * the given environment (plus PATH and HOME), and waits for its `/health`.
+ */
+export const startService = async (
+  entry: string,
+  env: Record<string, string>,
+  options: { readonly port?: number; readonly runtime?: "node" | "deno" } = {}
+): Promise<ServiceProcess> => {
+  const port = options.port ?? await freePort()
+  const script = join(repositoryRoot, entry)
+  const [command, args] = options.runtime === "deno"
+    ? [join(repositoryRoot, "node_modules/.bin/deno"), ["run", "--allow-all", "--quiet", script]] as const
+    : [process.execPath, ["--import", "tsx", script]] as const
+  let output = ""
+  const child = spawn(command, [...args], {
+    cwd: repositoryRoot,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-20_000)
+  }
+  child.stdout?.on("data", collect)
+  child.stderr?.on("data", collect)
+  const url = `http://127.0.0.1:${port}`
+  try {
+    await Promise.race([
+      waitForHttp(`${url}/health`),
+      new Promise((_, reject) => child.once("exit", (code) => reject(new Error(`${entry} exited with ${code}: ${output}`))))
+    ])
+  } catch (error) {
+    child.kill("SIGKILL")
+    throw error
+  }
+  const signal = (name: NodeJS.Signals) => () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name)
+    return stopProcess(child)
+  }
+  return { url, port, pid: child.pid, output: () => output, stop: signal("SIGTERM"), kill: signal("SIGKILL") }
+}
