@@ -1,0 +1,29 @@
+import bcrypt from "bcryptjs"
+import { Config, Context, Effect, Layer } from "effect"
+
+export const PasswordConfig = Config.integer("BCRYPT_COST").pipe(
+  Config.withDefault(12),
+  Config.validate({ message: "must be between 4 and 15", validation: (cost) => cost >= 4 && cost <= 15 })
+)
+
+/** bcrypt hashing. `verifyUnknown` spends the same time as a real comparison, for logins of unknown emails. */
+export class Passwords extends Context.Tag("Herald/Passwords")<Passwords, {
+  readonly hash: (password: string) => Effect.Effect<string>
+  readonly verify: (password: string, hash: string) => Effect.Effect<boolean>
+  readonly verifyUnknown: (password: string) => Effect.Effect<false>
+}>() {}
+
+export const layer = Layer.effect(
+  Passwords,
+  Effect.gen(function*() {
+    const cost = yield* PasswordConfig
+    // A hash of the same cost as real ones: comparing against it takes as long as a real check.
+    const decoy = yield* Effect.promise(() => bcrypt.hash(crypto.randomUUID(), cost))
+    const verify = (password: string, hash: string) => Effect.promise(() => bcrypt.compare(password, hash))
+    return Passwords.of({
+      hash: (password) => Effect.promise(() => bcrypt.hash(password, cost)),
+      verify,
+      verifyUnknown: (password) => Effect.as(verify(password, decoy), false as const)
+    })
+  })
+)

@@ -1,0 +1,24 @@
+import { UsersRpc } from "@herald/domain/UsersRpc"
+import { TokenSigner } from "@herald/infra/Jwt"
+import { ServiceReadiness } from "@herald/infra/Server"
+import { Effect } from "effect"
+import { Accounts } from "./Accounts.ts"
+
+/** The users service's RPC handlers: the contract of `UsersRpc`, served by `Accounts`. */
+export const UsersHandlers = UsersRpc.toLayer(
+  Effect.gen(function*() {
+    const accounts = yield* Accounts
+    const signer = yield* TokenSigner
+    const readiness = yield* ServiceReadiness
+    return {
+      Register: (request) => accounts.register(request),
+      Login: (request) => accounts.login(request),
+      Refresh: ({ refreshToken }) => accounts.refresh(refreshToken),
+      Logout: ({ refreshToken, userId }) => accounts.logout(userId, refreshToken),
+      GetProfile: ({ userId }) => accounts.profile(userId),
+      UpdateProfile: ({ name, userId }) => accounts.updateProfile(userId, name),
+      Jwks: () => Effect.succeed(signer.jwks),
+      Ready: () => readiness
+    }
+  })
+)
