@@ -1,0 +1,115 @@
+import { TaskEvent } from "@herald/domain/Events"
+import { ProjectId, TaskId } from "@herald/domain/Ids"
+import { TaskStatus } from "@herald/domain/Task"
+import * as ConsumerPool from "@herald/infra/ConsumerPool"
+import { DocumentStore } from "@herald/infra/Store"
+import { Effect, Option, Schema } from "effect"
+import { TasksTopology } from "./Messaging.ts"
+import { ProjectRepo } from "./ProjectRepo.ts"
+import { WriteLock } from "./WriteLock.ts"
+
+/** What the counters last counted of a task: its project and status at `version` (both null once deleted). */
+const CounterState = Schema.Struct({
+  _id: TaskId,
+  projectId: Schema.NullOr(ProjectId),
+  status: Schema.NullOr(TaskStatus),
+  version: Schema.Int
+})
+
+type Contribution = { readonly projectId: ProjectId | null; readonly status: TaskStatus | null }
+
+/**
+ * Keeps `taskCounts` of every project from task events, by the old → new status (and project) of each task:
+ *
+ * - Version order: each task's last counted version is recorded; an event at or below it (a duplicate, or an older
+ *   event arriving late) changes nothing, so counts always describe the newest version seen of each task.
+ * - Idempotent across crashes: the delta is applied to the project's counters together with a `pending` marker
+ *   (task → version) in the same document update, then the task's state is recorded, then the marker is cleared.
+ *   A redelivery finds either the state already recorded (skip) or the marker (do not apply the delta twice).
+ * - One writer per document: events are handled in one consumer at a time (single active consumer), and counter
+ *   documents are written under the write lock of their project.
+ */
+export class CountersProjector extends Effect.Service<CountersProjector>()("Herald/CountersProjector", {
+  scoped: Effect.gen(function*() {
+    const store = yield* DocumentStore
+    const { counters } = yield* ProjectRepo
+    const { withLocks } = yield* WriteLock
+    const states = yield* store.collection({ name: "task_counter_states", schema: CounterState, indexes: [] })
+
+    const apply = (event: TaskEvent) =>
+      Effect.gen(function*() {
+        const task = event.data.task
+        const version = event.aggregateVersion
+        const before = yield* states.findOne({ _id: task.id })
+        if (Option.isSome(before) && before.value.version >= version) return "already counted" as const
+        const previous: Contribution = Option.match(before, {
+          onNone: () => ({ projectId: null, status: null }),
+          onSome: (state) => ({ projectId: state.projectId, status: state.status })
+        })
+        const next: Contribution = event.type === "task.deleted"
+          ? { projectId: null, status: null }
+          : { projectId: task.projectId, status: task.status }
+
+        const deltas = new Map<ProjectId, Map<TaskStatus, number>>()
+        const add = (contribution: Contribution, by: number) => {
+          if (contribution.projectId === null || contribution.status === null) return
+          const perStatus = deltas.get(contribution.projectId) ?? new Map<TaskStatus, number>()
+          perStatus.set(contribution.status, (perStatus.get(contribution.status) ?? 0) + by)
+          deltas.set(contribution.projectId, perStatus)
+        }
+        add(previous, -1)
+        add(next, +1)
+        const changed = [...deltas].filter(([, perStatus]) => [...perStatus.values()].some((n) => n !== 0))
+        const marker = `pending.${task.id}` as const
+
+        yield* withLocks(changed.map(([projectId]) => projectId))(
+          Effect.forEach(changed, ([projectId, perStatus]) =>
+            Effect.gen(function*() {
+              const current = yield* counters.findOne({ _id: projectId })
+              if (Option.isSome(current) && current.value.pending[task.id] === version) return
+              const increments: Record<`counts.${string}`, number> = {}
+              for (const [status, by] of perStatus) if (by !== 0) increments[`counts.${status}`] = by
+              yield* counters.updateOne({ _id: projectId }, { $inc: increments, $set: { [marker]: version } }, { upsert: true })
+            }), { discard: true })
+        )
+        yield* states.updateOne(
+          { _id: task.id },
+          { $set: { projectId: next.projectId, status: next.status, version } },
+          { upsert: true }
+        )
+        yield* withLocks(changed.map(([projectId]) => projectId))(
+          Effect.forEach(changed, ([projectId]) => counters.updateOne({ _id: projectId }, { $unset: { [marker]: true } }), {
+            discard: true
+          })
+        )
+        return "counted" as const
+      }).pipe(
+        // Two first events of a project racing to create its counters document: the loser simply goes again.
+        Effect.retry({ times: 3, while: (error) => error._tag === "DuplicateKey" }),
+        Effect.catchTag("DuplicateKey", (error) => Effect.die(error))
+      )
+
+    return { apply, states }
+  })
+}) {}
+
+const decodeTaskEvent = Schema.decodeUnknown(Schema.parseJson(TaskEvent))
+
+/** Runs the projector on the `tasks.counters` queue. */
+export const runProjector = Effect.gen(function*() {
+  const projector = yield* CountersProjector
+  const { counters } = yield* TasksTopology
+  const pool = yield* ConsumerPool.PoolConfig
+  return yield* ConsumerPool.run({
+    name: "counters",
+    queues: counters,
+    ...pool,
+    // Per task: its events are applied in delivery order.
+    keyOf: ConsumerPool.envelopeKey("aggregateId"),
+    handle: (delivery) =>
+      decodeTaskEvent(delivery.body).pipe(
+        Effect.mapError((error) => new ConsumerPool.Poison({ reason: error.message.slice(0, 500) })),
+        Effect.flatMap(projector.apply)
+      )
+  })
+})
