@@ -1,0 +1,60 @@
+import { DomainEvent } from "@herald/domain/Events"
+import { newNotificationId } from "@herald/domain/Ids"
+import { Notification } from "@herald/domain/Notification"
+import * as ConsumerPool from "@herald/infra/ConsumerPool"
+import { RealtimeBus } from "@herald/infra/Realtime"
+import { Clock, Effect, Schema } from "effect"
+import { NotificationsTopology } from "./Messaging.ts"
+import { NotificationRepo, toNotification } from "./NotificationRepo.ts"
+import { render } from "./Render.ts"
+
+const decodeEvent = Schema.decodeUnknown(Schema.parseJson(DomainEvent))
+const encodePush = Schema.encodeSync(
+  Schema.parseJson(Schema.Struct({ type: Schema.Literal("notification"), notification: Notification }))
+)
+
+/** Real-time channel of a user's notifications (the gateways listen there). */
+export const userChannel = (userId: string) => `user:${userId}`
+
+/**
+ * The heart of the platform: every domain event that concerns a user becomes exactly one notification (the event
+ * id is unique among notifications), stored by a supervised pool of workers keyed by user (so each user's
+ * notifications are made in event order) and then pushed to the user's real-time channel.
+ */
+export const runConsumer = Effect.gen(function*() {
+  const repo = yield* NotificationRepo
+  const bus = yield* RealtimeBus
+  const { notifications } = yield* NotificationsTopology
+  const pool = yield* ConsumerPool.PoolConfig
+
+  const handle = (body: string) =>
+    Effect.gen(function*() {
+      const event = yield* decodeEvent(body).pipe(
+        Effect.mapError((error) => new ConsumerPool.Poison({ reason: `not a Herald event: ${error.message.slice(0, 500)}` }))
+      )
+      const rendered = render(event)
+      const doc = {
+        _id: yield* newNotificationId,
+        userId: event.userId,
+        eventId: event.id,
+        ...rendered,
+        read: false,
+        createdAt: new Date(yield* Clock.currentTimeMillis)
+      }
+      const stored = yield* repo.insert(doc)
+      // A redelivered event was told already; only a newly stored notification is pushed.
+      if (stored) {
+        yield* bus.publish(userChannel(event.userId), encodePush({ type: "notification", notification: toNotification(doc) })).pipe(
+          Effect.catchAll((error) => Effect.logWarning("real-time push failed; the client catches up on reconnect", error))
+        )
+      }
+    })
+
+  return yield* ConsumerPool.run({
+    name: "notifications",
+    queues: notifications,
+    ...pool,
+    keyOf: ConsumerPool.envelopeKey("userId"),
+    handle: (delivery) => handle(delivery.body)
+  })
+})

@@ -1,0 +1,114 @@
+import { ExportNotFound } from "@herald/domain/Errors"
+import { Export, ExportFormat, ExportStatus } from "@herald/domain/Export"
+import { ExportId, ProjectId, UserId } from "@herald/domain/Ids"
+import type { OutboxSource } from "@herald/infra/Outbox"
+import { OutboxEvents } from "@herald/infra/Outbox"
+import { DocumentStore } from "@herald/infra/Store"
+import { Config, Duration, Effect, Option, Schema } from "effect"
+
+export const ExportConfig = Config.all({
+  ttl: Config.duration("EXPORT_TTL").pipe(Config.withDefault(Duration.days(7))),
+  workers: Config.integer("EXPORT_WORKERS").pipe(Config.withDefault(2)),
+  pageSize: Config.integer("EXPORT_PAGE_SIZE").pipe(Config.withDefault(500)),
+  chunkBytes: Config.integer("EXPORT_CHUNK_BYTES").pipe(Config.withDefault(256 * 1024))
+})
+
+export const ExportDoc = Schema.Struct({
+  _id: ExportId,
+  userId: UserId,
+  projectId: Schema.NullOr(ProjectId),
+  format: ExportFormat,
+  status: ExportStatus,
+  /** The attempt now building the file; a newer attempt (after a worker died) takes over. */
+  attempt: Schema.NullOr(Schema.String),
+  /** The attempt whose chunks are the file. */
+  fileAttempt: Schema.NullOr(Schema.String),
+  taskCount: Schema.NullOr(Schema.Int),
+  size: Schema.NullOr(Schema.Int),
+  error: Schema.NullOr(Schema.String),
+  version: Schema.Int,
+  createdAt: Schema.DateFromSelf,
+  startedAt: Schema.NullOr(Schema.DateFromSelf),
+  completedAt: Schema.NullOr(Schema.DateFromSelf),
+  expiresAt: Schema.DateFromSelf,
+  outbox: OutboxEvents,
+  outboxPending: Schema.Boolean
+})
+export type ExportDoc = typeof ExportDoc.Type
+
+/** A piece of an export's file: files live in the database in pieces, so any copy can serve them. */
+export const ChunkDoc = Schema.Struct({
+  _id: Schema.String,
+  exportId: ExportId,
+  attempt: Schema.String,
+  seq: Schema.Int,
+  data: Schema.String,
+  expiresAt: Schema.DateFromSelf
+})
+export type ChunkDoc = typeof ChunkDoc.Type
+
+export const toExport = (doc: ExportDoc): Export =>
+  new Export({
+    id: doc._id,
+    status: doc.status,
+    format: doc.format,
+    projectId: doc.projectId,
+    createdAt: doc.createdAt,
+    expiresAt: doc.expiresAt,
+    ...(doc.completedAt !== null ? { completedAt: doc.completedAt } : {}),
+    ...(doc.taskCount !== null ? { taskCount: doc.taskCount } : {}),
+    ...(doc.error !== null ? { error: doc.error } : {})
+  })
+
+const isExportId = Schema.is(ExportId)
+
+export const chunkId = (exportId: string, attempt: string, seq: number) => `${exportId}:${attempt}:${String(seq).padStart(8, "0")}`
+
+export class ExportRepo extends Effect.Service<ExportRepo>()("Herald/ExportRepo", {
+  scoped: Effect.gen(function*() {
+    const store = yield* DocumentStore
+    const config = yield* ExportConfig
+    const expireAfter = 0
+    const exports = yield* store.collection({
+      name: "exports",
+      schema: ExportDoc,
+      indexes: [{ keys: { userId: 1, _id: -1 } }, { keys: { outboxPending: 1 } }, { keys: { expiresAt: 1 }, expireAfterSeconds: expireAfter }]
+    })
+    const chunks = yield* store.collection({
+      name: "export_chunks",
+      schema: ChunkDoc,
+      indexes: [{ keys: { exportId: 1, attempt: 1, seq: 1 } }, { keys: { expiresAt: 1 }, expireAfterSeconds: expireAfter }]
+    })
+    const notFound = () => new ExportNotFound({ message: "export not found" })
+
+    const outbox: OutboxSource = {
+      name: "exports",
+      pending: (limit) =>
+        Effect.map(exports.find({ outboxPending: true }, { limit }), (docs) =>
+          docs.map((doc) => ({ id: doc._id, version: doc.version, deleted: false, events: doc.outbox }))),
+      settle: (doc) =>
+        isExportId(doc.id)
+          ? exports.updateOne({ _id: doc.id, version: doc.version }, { $set: { outbox: [], outboxPending: false } }).pipe(Effect.asVoid)
+          : Effect.void
+    }
+
+    return {
+      ttl: config.ttl,
+      exports,
+      chunks,
+      outbox,
+      find: (id: ExportId) => exports.findOne({ _id: id }),
+      /** The caller's export, or 404 (another user's export included). */
+      owned: (userId: UserId, id: string) =>
+        (isExportId(id) ? exports.findOne({ _id: id }) : Effect.succeed(Option.none<ExportDoc>())).pipe(
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.fail(notFound()),
+            onSome: (doc) => (doc.userId === userId ? Effect.succeed(doc) : Effect.fail(notFound()))
+          }))
+        ),
+      /** `count` pieces of a file from `seq` on. */
+      chunksFrom: (exportId: ExportId, attempt: string, seq: number, count: number) =>
+        chunks.find({ exportId, attempt, seq: { $gte: seq } }, { sort: { seq: 1 }, limit: count })
+    }
+  })
+}) {}

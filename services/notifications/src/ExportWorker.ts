@@ -1,0 +1,47 @@
+import { ExportRequested } from "@herald/domain/Events"
+import * as ConsumerPool from "@herald/infra/ConsumerPool"
+import { Effect, Option, Schema } from "effect"
+import { ExportConfig, ExportRepo } from "./ExportRepo.ts"
+import { Exports } from "./Exports.ts"
+import { NotificationsTopology } from "./Messaging.ts"
+
+const decode = Schema.decodeUnknown(Schema.parseJson(ExportRequested))
+
+/**
+ * Export jobs, a bounded pool of workers on `exports.jobs` (any number of copies may run it). A job that fails for
+ * a passing reason (the tasks service unavailable) is retried through the retry queues; the last attempt marks the
+ * export failed, with the reason, instead of leaving it pending forever.
+ */
+export const runExportWorker = Effect.gen(function*() {
+  const exports = yield* Exports
+  const repo = yield* ExportRepo
+  const { exportJobs } = yield* NotificationsTopology
+  const pool = yield* ConsumerPool.PoolConfig
+  const config = yield* ExportConfig
+  return yield* ConsumerPool.run({
+    name: "exports",
+    queues: exportJobs,
+    workers: config.workers,
+    prefetch: config.workers,
+    mailboxSize: 1,
+    maxAttempts: pool.maxAttempts,
+    keyOf: ConsumerPool.envelopeKey("aggregateId"),
+    handle: (delivery) =>
+      Effect.gen(function*() {
+        const job = yield* decode(delivery.body).pipe(
+          Effect.mapError((error) => new ConsumerPool.Poison({ reason: `not an export job: ${error.message.slice(0, 300)}` }))
+        )
+        const attempts = typeof delivery.headers["x-attempts"] === "number" ? delivery.headers["x-attempts"] : 0
+        yield* exports.run(job.data.exportId).pipe(
+          Effect.catchAll((error) =>
+            attempts + 1 >= pool.maxAttempts
+              ? Effect.flatMap(repo.find(job.data.exportId), Option.match({
+                onNone: () => Effect.void,
+                onSome: (doc) => Effect.asVoid(exports.fail(doc, `gave up after ${attempts + 1} attempts: ${error.message}`))
+              }))
+              : Effect.fail(error)
+          )
+        )
+      })
+  })
+})

@@ -1,0 +1,91 @@
+import { decodeCursor, encodeCursor } from "@herald/domain/Common"
+import { NotificationNotFound, ValidationFailed } from "@herald/domain/Errors"
+import { NotificationId, UserId } from "@herald/domain/Ids"
+import { Notification } from "@herald/domain/Notification"
+import { DocumentStore, type Filter } from "@herald/infra/Store"
+import { Effect, Schema } from "effect"
+
+export const NotificationDoc = Schema.Struct({
+  _id: NotificationId,
+  userId: UserId,
+  /** The event this notification tells of: unique, so a redelivered event never makes a second notification. */
+  eventId: Schema.String,
+  type: Schema.String,
+  title: Schema.String,
+  body: Schema.String,
+  data: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  read: Schema.Boolean,
+  createdAt: Schema.DateFromSelf
+})
+export type NotificationDoc = typeof NotificationDoc.Type
+
+export const toNotification = (doc: NotificationDoc): Notification =>
+  new Notification({
+    id: doc._id,
+    type: doc.type,
+    title: doc.title,
+    body: doc.body,
+    data: doc.data,
+    read: doc.read,
+    createdAt: doc.createdAt
+  })
+
+const isNotificationId = Schema.is(NotificationId)
+
+export class NotificationRepo extends Effect.Service<NotificationRepo>()("Herald/NotificationRepo", {
+  scoped: Effect.gen(function*() {
+    const store = yield* DocumentStore
+    const notifications = yield* store.collection({
+      name: "notifications",
+      schema: NotificationDoc,
+      indexes: [
+        { keys: { eventId: 1 }, unique: true },
+        { keys: { userId: 1, _id: -1 } },
+        { keys: { userId: 1, read: 1 } }
+      ]
+    })
+    const notFound = () => new NotificationNotFound({ message: "notification not found" })
+    return {
+      /** Stores a notification; `false` when its event was already told (the unique `eventId` refused it). */
+      insert: (doc: NotificationDoc) =>
+        notifications.insertOne(doc).pipe(
+          Effect.as(true),
+          Effect.catchTag("DuplicateKey", () => Effect.succeed(false))
+        ),
+      list: (userId: UserId, options: { readonly unread?: boolean | undefined; readonly limit: number; readonly cursor?: string | undefined }) =>
+        Effect.gen(function*() {
+          const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor)
+          if (after !== undefined && !isNotificationId(after)) {
+            return yield* Effect.fail(new ValidationFailed({ message: "invalid cursor" }))
+          }
+          const filter: Filter<NotificationDoc> = {
+            userId,
+            ...(options.unread === true ? { read: false } : {}),
+            ...(after !== undefined && isNotificationId(after) ? { _id: { $lt: after } } : {})
+          }
+          const docs = yield* notifications.find(filter, { sort: { _id: -1 }, limit: options.limit + 1 })
+          const page = docs.slice(0, options.limit)
+          const last = page[page.length - 1]
+          return {
+            items: page.map(toNotification),
+            nextCursor: docs.length > options.limit && last !== undefined ? encodeCursor(last._id) : null
+          }
+        }),
+      /** Oldest first, after `after`: what a reconnecting stream missed. */
+      since: (userId: UserId, after: NotificationId, limit: number) =>
+        Effect.map(notifications.find({ userId, _id: { $gt: after } }, { sort: { _id: 1 }, limit }), (docs) => docs.map(toNotification)),
+      unreadCount: (userId: UserId) => notifications.count({ userId, read: false }),
+      markRead: (userId: UserId, id: string) =>
+        isNotificationId(id)
+          ? Effect.flatMap(notifications.updateOne({ _id: id, userId }, { $set: { read: true } }), (result) =>
+            result.matched === 1 ? Effect.void : Effect.fail(notFound())).pipe(
+              Effect.catchTag("DuplicateKey", (error) => Effect.die(error))
+            )
+          : Effect.fail(notFound()),
+      markAllRead: (userId: UserId) => Effect.asVoid(notifications.updateMany({ userId, read: false }, { $set: { read: true } })),
+      byEvent: (eventId: string) => notifications.findOne({ eventId }),
+      count: (filter: Filter<NotificationDoc>) => notifications.count(filter)
+    }
+  })
+}) {}
+
