@@ -1,0 +1,19 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { HeraldApi } from "@herald/domain/Api"
+import { CurrentUser } from "@herald/domain/Auth"
+import { Effect } from "effect"
+import { callTasks, TasksClient } from "@herald/infra/ServiceClients"
+
+export const ProjectsLive = HttpApiBuilder.group(HeraldApi, "projects", (handlers) =>
+  Effect.map(TasksClient, (tasks) =>
+    handlers
+      .handle("create", ({ payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.CreateProject({ userId, project: payload }))))
+      .handle("list", ({ urlParams }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) =>
+          callTasks(tasks.ListProjects({ userId, limit: urlParams.limit, ...(urlParams.cursor ? { cursor: urlParams.cursor } : {}) }))))
+      .handle("get", ({ path }) => Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.GetProject({ userId, projectId: path.id }))))
+      .handle("update", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.UpdateProject({ userId, projectId: path.id, patch: payload }))))
+      .handle("delete", ({ path }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.DeleteProject({ userId, projectId: path.id }))))))

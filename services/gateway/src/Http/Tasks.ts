@@ -1,0 +1,30 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { HeraldApi } from "@herald/domain/Api"
+import { CurrentUser } from "@herald/domain/Auth"
+import { type CreateTaskRequest, parseIfMatch } from "@herald/domain/Task"
+import { Effect } from "effect"
+import { callTasks, TasksClient } from "@herald/infra/ServiceClients"
+
+const ifMatch = (headers: { readonly "if-match"?: string | undefined }) => {
+  const version = parseIfMatch(headers["if-match"])
+  return version === undefined ? {} : { ifMatch: version }
+}
+
+export const TasksLive = HttpApiBuilder.group(HeraldApi, "tasks", (handlers) =>
+  Effect.map(TasksClient, (tasks) => {
+    const create = ({ payload }: { readonly payload: CreateTaskRequest }) =>
+      Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.CreateTask({ userId, task: payload })))
+    return handlers
+      .handle("create", create)
+      .handle("upload", create)
+      .handle("list", ({ urlParams }) => Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.ListTasks({ userId, query: urlParams }))))
+      .handle("get", ({ path }) => Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.GetTask({ userId, taskId: path.id }))))
+      .handle("replace", ({ headers, path, payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) =>
+          callTasks(tasks.ReplaceTask({ userId, taskId: path.id, task: payload, ...ifMatch(headers) }))))
+      .handle("patch", ({ headers, path, payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) =>
+          callTasks(tasks.PatchTask({ userId, taskId: path.id, patch: payload, ...ifMatch(headers) }))))
+      .handle("delete", ({ headers, path }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.DeleteTask({ userId, taskId: path.id, ...ifMatch(headers) }))))
+  }))

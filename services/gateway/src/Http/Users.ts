@@ -1,0 +1,21 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { HeraldApi } from "@herald/domain/Api"
+import { CurrentUser } from "@herald/domain/Auth"
+import { Effect } from "effect"
+import { callUsers, UsersClient } from "@herald/infra/ServiceClients"
+
+export const AuthLive = HttpApiBuilder.group(HeraldApi, "auth", (handlers) =>
+  Effect.map(UsersClient, (users) =>
+    handlers
+      .handle("register", ({ payload }) => Effect.map(callUsers(users.Register(payload)), (user) => ({ user })))
+      .handle("login", ({ payload }) => callUsers(users.Login(payload)))
+      .handle("refresh", ({ payload }) => callUsers(users.Refresh(payload)))))
+
+export const UsersLive = HttpApiBuilder.group(HeraldApi, "users", (handlers) =>
+  Effect.map(UsersClient, (users) =>
+    handlers
+      .handle("logout", ({ payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callUsers(users.Logout({ userId, refreshToken: payload.refreshToken }))))
+      .handle("profile", () => Effect.flatMap(CurrentUser, ({ userId }) => callUsers(users.GetProfile({ userId }))))
+      .handle("updateProfile", ({ payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callUsers(users.UpdateProfile({ userId, name: payload.name }))))))

@@ -1,0 +1,53 @@
+import { HttpApiScalar, HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { HeraldApi } from "@herald/domain/Api"
+import { prometheus } from "@herald/infra/Metrics"
+import { Effect, Layer } from "effect"
+import { AuthenticationLive, VerifierLive } from "./Authentication.ts"
+import { NotificationsClient, TasksClient, UsersClient } from "@herald/infra/ServiceClients"
+import { bodyGuard, cors, EdgeConfig, hardenAndLog, requestId, shapeErrors } from "./Edge.ts"
+import { ExportsLive } from "./Http/Exports.ts"
+import { NotificationsLive } from "./Http/Notifications.ts"
+import { ProjectsLive } from "./Http/Projects.ts"
+import { StreamLive } from "./Http/Stream.ts"
+import { SystemLive } from "./Http/System.ts"
+import { TasksLive } from "./Http/Tasks.ts"
+import { AuthLive, UsersLive } from "./Http/Users.ts"
+import { makeRateLimit } from "./RateLimit.ts"
+
+const Api = HttpLayerRouter.addHttpApi(HeraldApi, { openapiPath: "/openapi.json" }).pipe(
+  Layer.provide([SystemLive, AuthLive, UsersLive, ProjectsLive, TasksLive, NotificationsLive, StreamLive, ExportsLive]),
+  Layer.provide(AuthenticationLive)
+)
+
+const Docs = HttpApiScalar.layerHttpLayerRouter({ api: HeraldApi, path: "/docs" })
+
+const Metrics = HttpLayerRouter.add(
+  "GET",
+  "/metrics",
+  Effect.map(prometheus, (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+)
+
+/**
+ * Around every route, outermost first: request id → security headers and access log → CORS → body limit →
+ * rate limit → (authentication, per protected route). Failures are shaped into API.md's error body at the inside
+ * (so limited responses carry their headers) and once more at the outside (for the edge's own defects).
+ */
+const Edge = HttpLayerRouter.middleware(
+  Effect.gen(function*() {
+    const config = yield* EdgeConfig
+    const rateLimit = yield* makeRateLimit
+    const withCors = cors(config)
+    const guard = bodyGuard(config)
+    return (app) => requestId(hardenAndLog(shapeErrors(withCors(guard(rateLimit(shapeErrors(app)))))))
+  }),
+  { global: true }
+)
+
+const Clients = Layer.provideMerge(VerifierLive, Layer.mergeAll(UsersClient.Default, TasksClient.Default, NotificationsClient.Default))
+
+/** The gateway's routes. Needs `ServiceUrls`, the Redis capabilities (limiter, cache, real-time bus). */
+export const routes = Layer.mergeAll(Api, Docs, Metrics, Edge).pipe(
+  Layer.provide(Clients),
+  Layer.provide(NodeHttpClient.layerUndici)
+)

@@ -1,0 +1,16 @@
+import { HttpLayerRouter } from "@effect/platform"
+import { NodeRuntime } from "@effect/platform-node"
+import * as Logging from "@herald/infra/Logging"
+import * as Platform from "@herald/infra/Platform"
+import { listen } from "@herald/infra/Server"
+import { Layer } from "effect"
+import { ServiceUrls } from "@herald/infra/ServiceClients"
+import * as Gateway from "./Routes.ts"
+
+HttpLayerRouter.serve(Gateway.routes, { disableLogger: true }).pipe(
+  Layer.provide(listen(8080)),
+  Layer.provide([ServiceUrls.fromConfig, Platform.redisCapabilities]),
+  Layer.provide(Logging.layer),
+  Layer.launch,
+  NodeRuntime.runMain({ disablePrettyLogger: true })
+)

@@ -1,0 +1,152 @@
+import { describe, expect, it } from "@effect/vitest"
+import { request, sleep } from "@herald/testing/Http"
+import { startRedis, startService } from "@herald/testing/Processes"
+import { Context, Effect, Layer } from "effect"
+import { clientAddress, limitKey } from "../src/ClientIp.ts"
+import * as System from "./support/System.ts"
+
+const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
+
+/** A system of its own with the given settings, alive for the rest of the test's scope. */
+const system = (label: string, env: Record<string, string>) =>
+  Effect.map(Layer.build(System.layer(label, { env })), (context) => Context.get(context, System.TestSystem))
+
+const statuses = (replies: ReadonlyArray<{ readonly status: number }>) =>
+  replies.reduce<Record<number, number>>((counts, reply) => ({ ...counts, [reply.status]: (counts[reply.status] ?? 0) + 1 }), {})
+
+describe("client addresses", () => {
+  it("come from the socket unless proxies are trusted, then from the entry the outermost trusted proxy appended", () => {
+    expect(clientAddress("10.0.0.9", "6.6.6.6", 0)).toBe("10.0.0.9")
+    expect(clientAddress("10.0.0.9", "6.6.6.6, 7.7.7.7", 1)).toBe("7.7.7.7")
+    expect(clientAddress("10.0.0.9", "6.6.6.6, 7.7.7.7", 2)).toBe("6.6.6.6")
+    expect(clientAddress("10.0.0.9", undefined, 1)).toBe("10.0.0.9")
+  })
+
+  it("are limited per IPv4 address and per IPv6 /64", () => {
+    expect(limitKey("::ffff:192.0.2.7")).toBe("192.0.2.7")
+    expect(limitKey("2001:db8:1:2:aaaa::1")).toBe("2001:0db8:0001:0002::/64")
+    expect(limitKey("2001:db8:1:2:ffff:ffff:ffff:ffff")).toBe(limitKey("2001:db8:1:2::9"))
+    expect(limitKey("2001:db8:1:3::1")).not.toBe(limitKey("2001:db8:1:2::1"))
+    expect(limitKey("::1")).toBe("0000:0000:0000:0000::/64")
+  })
+})
+
+describe("rate limiting", () => {
+  it.live("two gateway processes sharing Redis admit exactly the budget, count down in their headers, and reset", () =>
+    Effect.gen(function*() {
+      const env = {
+        ...System.testEnv("rl-two"),
+        RATE_LIMIT_MAX: "40",
+        RATE_LIMIT_WINDOW: "4 seconds",
+        LOG_LEVEL: "Error"
+      }
+      const gateways = yield* Effect.forEach([0, 1], () =>
+        Effect.acquireRelease(promise(() => startService("services/gateway/src/main.ts", env)), (g) => promise(g.stop)), {
+        concurrency: 2
+      })
+      const [a, b] = gateways
+      if (a === undefined || b === undefined) return yield* Effect.dieMessage("gateways did not start")
+
+      const first = yield* promise(() => request(a.url, "/openapi.json"))
+      expect(first.status).toBe(200)
+      expect(first.headers.get("ratelimit-policy")).toBe("\"default\";q=40;w=4")
+      expect(first.headers.get("ratelimit")).toMatch(/^"default";r=39;t=[1-4]$/)
+      expect(first.headers.get("ratelimit-limit")).toBe("40")
+      const countdown = yield* Effect.forEach([a, b, a, b], (g) => promise(() => request(g.url, "/openapi.json")))
+      expect(countdown.map((r) => r.headers.get("ratelimit-remaining"))).toEqual(["38", "37", "36", "35"])
+
+      // A fresh window, then far more concurrent requests than the budget, spread over both gateways.
+      yield* promise(() => sleep(Number(first.headers.get("ratelimit-reset")) * 1000 + 300))
+      const burst = yield* Effect.forEach(Array.from({ length: 150 }, (_, i) => (i % 2 === 0 ? a : b)), (g) =>
+        promise(() => request(g.url, "/openapi.json")), { concurrency: "unbounded" })
+      expect(statuses(burst)).toEqual({ 200: 40, 429: 110 })
+      const refused = burst.find((r) => r.status === 429)
+      expect(refused?.headers.get("retry-after")).toMatch(/^[1-4]$/)
+      expect(refused?.headers.get("ratelimit-remaining")).toBe("0")
+      expect(refused?.body).toMatchObject({ error: { code: "rate_limited" } })
+
+      yield* promise(() => sleep(Number(refused?.headers.get("retry-after") ?? 4) * 1000 + 300))
+      expect((yield* promise(() => request(b.url, "/openapi.json"))).status).toBe(200)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
+  it.live("a client's own X-Forwarded-For does not change its budget unless proxies are trusted", () =>
+    Effect.gen(function*() {
+      const direct = yield* system("rl-spoof", { RATE_LIMIT_MAX: "5", TRUSTED_PROXY_HOPS: "0" })
+      const spoofed = yield* Effect.forEach(Array.from({ length: 6 }, (_, i) => i), (i) =>
+        promise(() => request(direct.url, "/openapi.json", { headers: { "x-forwarded-for": `203.0.113.${i}` } })))
+      expect(spoofed.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 429])
+
+      // Behind one trusted proxy the address is the proxy's last entry: clients are told apart, spoofed prefixes ignored.
+      const proxied = yield* system("rl-proxy", { RATE_LIMIT_MAX: "2", TRUSTED_PROXY_HOPS: "1" })
+      const as = (client: string, spoof = "1.1.1.1") =>
+        promise(() => request(proxied.url, "/openapi.json", { headers: { "x-forwarded-for": `${spoof}, ${client}` } }))
+      expect((yield* Effect.forEach(["a", "b", "c"], (spoof) => as("198.51.100.1", spoof))).map((r) => r.status)).toEqual([200, 200, 429])
+      expect((yield* as("198.51.100.2")).status).toBe(200)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("login and registration have a stricter limit per address and per email", () =>
+    Effect.gen(function*() {
+      const { url } = yield* system("rl-auth", { AUTH_RATE_LIMIT_MAX: "3", TRUSTED_PROXY_HOPS: "1" })
+      const login = (ip: string) =>
+        promise(() =>
+          request(url, "/api/users/login", {
+            body: { email: "Target@Example.com", password: "wrong-password" },
+            headers: { "x-forwarded-for": ip }
+          })
+        )
+      // Different addresses, one email: the per-email policy refuses the fourth attempt.
+      const replies = yield* Effect.forEach(["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"], login)
+      expect(replies.map((r) => r.status)).toEqual([401, 401, 401, 429])
+      expect(replies[0]?.headers.get("ratelimit-policy")).toBe("\"default\";q=1000000;w=720, \"auth\";q=3;w=900")
+      expect(replies[3]?.body).toMatchObject({ error: { code: "rate_limited", details: { policy: "auth" } } })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("with Redis stopped requests are served (fail-open, promptly); restarted, limiting resumes", () =>
+    Effect.gen(function*() {
+      const redis = yield* Effect.acquireRelease(promise(() => startRedis()), (server) => promise(server.stop))
+      const { url } = yield* system("rl-down", { REDIS_URL: redis.url, RATE_LIMIT_MAX: "3", RATE_LIMIT_WINDOW: "1 minutes" })
+      const hit = () => promise(() => request(url, "/openapi.json"))
+      expect((yield* Effect.forEach([1, 2, 3, 4], hit)).map((r) => r.status)).toEqual([200, 200, 200, 429])
+
+      yield* promise(redis.stop)
+      const started = Date.now()
+      const whileDown = yield* Effect.forEach([1, 2, 3, 4, 5], hit)
+      expect(whileDown.map((r) => r.status)).toEqual([200, 200, 200, 200, 200])
+      expect(whileDown[0]?.headers.get("ratelimit")).toBeNull()
+      expect(Date.now() - started).toBeLessThan(3_000)
+
+      yield* promise(redis.restart)
+      // The restarted server lost the old window: a fresh budget of three, then refusals again.
+      const after = yield* promise(async () => {
+        const seen: Array<number> = []
+        const deadline = Date.now() + 15_000
+        while (Date.now() < deadline && !seen.includes(429)) {
+          const reply = await request(url, "/openapi.json")
+          if (reply.headers.get("ratelimit") !== null) seen.push(reply.status)
+          await sleep(50)
+        }
+        return seen
+      })
+      expect(after).toEqual([200, 200, 200, 429])
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("configured fail-closed, a Redis outage answers 503 instead", () =>
+    Effect.gen(function*() {
+      const redis = yield* Effect.acquireRelease(promise(() => startRedis()), (server) => promise(server.stop))
+      const { url } = yield* system("rl-closed", { REDIS_URL: redis.url, RATE_LIMIT_FAIL_MODE: "closed" })
+      expect((yield* promise(() => request(url, "/openapi.json"))).status).toBe(200)
+      yield* promise(redis.stop)
+      const reply = yield* promise(() => request(url, "/openapi.json"))
+      expect(reply.status).toBe(503)
+      expect(reply.body).toMatchObject({ error: { code: "dependency_unavailable" } })
+      expect((yield* promise(() => request(url, "/health"))).status).toBe(200)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("/health and /ready are never limited", () =>
+    Effect.gen(function*() {
+      const { url } = yield* system("rl-health", { RATE_LIMIT_MAX: "1" })
+      const replies = yield* Effect.forEach(Array.from({ length: 10 }), () => promise(() => request(url, "/health")))
+      expect(replies.every((r) => r.status === 200 && r.headers.get("ratelimit") === null)).toBe(true)
+      expect((yield* promise(() => request(url, "/ready"))).status).toBe(200)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+})
