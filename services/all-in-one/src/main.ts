@@ -1,0 +1,12 @@
+import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import * as Logging from "@herald/infra/Logging"
+import * as Platform from "@herald/infra/Platform"
+import { Layer } from "effect"
+import { Herald } from "./Herald.ts"
+
+Herald.pipe(
+  Layer.provide([Platform.store, Platform.broker, Platform.redisCapabilities, NodeHttpClient.layerUndici]),
+  Layer.provide(Logging.layer),
+  Layer.launch,
+  NodeRuntime.runMain({ disablePrettyLogger: true })
+)
