@@ -2,7 +2,7 @@ import { HttpLayerRouter, HttpServer, HttpServerResponse } from "@effect/platfor
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Readiness } from "@herald/domain/Health"
 import { Config, Context, Effect, Layer } from "effect"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 
 /** How a service reports its readiness: the same report answers `GET /ready` and its `Ready` RPC. */
 export class ServiceReadiness extends Context.Tag("Herald/ServiceReadiness")<ServiceReadiness, Effect.Effect<Readiness>>() {}
@@ -26,10 +26,34 @@ export const HttpConfig = (defaultPort: number) =>
     host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0"))
   })
 
+/**
+ * A Node HTTP server that holds the requests arriving before anything serves them. The server listens as soon as its
+ * layer is built, while the routes are still being built (indexes, connections); Node drops a `request` event that
+ * has no listener, which would leave such a request hanging forever. Held requests are handed to the first handler.
+ */
+export const createHoldingServer = (): Server => {
+  const server = createServer()
+  const held: Array<readonly [IncomingMessage, ServerResponse]> = []
+  const hold = (request: IncomingMessage, response: ServerResponse) => {
+    held.push([request, response])
+  }
+  server.on("request", hold)
+  const release = (event: string | symbol) => {
+    if (event !== "request") return
+    server.off("newListener", release)
+    server.off("request", hold)
+    setImmediate(() => {
+      for (const [request, response] of held.splice(0)) server.emit("request", request, response)
+    })
+  }
+  server.on("newListener", release)
+  return server
+}
+
 /** A Node HTTP server on `PORT` (default `defaultPort`) for the given router layer. */
 export const listen = (defaultPort: number) =>
   Layer.unwrapEffect(
-    Effect.map(HttpConfig(defaultPort), ({ host, port }) => NodeHttpServer.layer(createServer, { port, host }))
+    Effect.map(HttpConfig(defaultPort), ({ host, port }) => NodeHttpServer.layer(createHoldingServer, { port, host }))
   )
 
 /**

@@ -199,7 +199,7 @@ export interface ServiceProcess {
 export const waitForHttp = async (url: string, timeoutMs = 45_000): Promise<void> => {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    const ok = await fetch(url).then(() => true, () => false)
+    const ok = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(() => true, () => false)
     if (ok) return
     await new Promise((resolve) => setTimeout(resolve, 150))
   }

@@ -3,13 +3,12 @@ import { NodeHttpServer } from "@effect/platform-node"
 import * as Gateway from "@herald/gateway/Routes"
 import * as Notifications from "@herald/notifications/Service"
 import * as Rpc from "@herald/infra/Rpc"
-import { listen, serveWithOwnRouter } from "@herald/infra/Server"
+import { createHoldingServer, listen, serveWithOwnRouter } from "@herald/infra/Server"
 import { ServiceUrls } from "@herald/infra/ServiceClients"
 import * as Tasks from "@herald/tasks/Service"
 import * as Users from "@herald/users/Service"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
-import { createServer } from "node:http"
 
 /**
  * The whole platform in one process: the users, tasks and notifications services on an internal server (loopback,
@@ -35,7 +34,7 @@ export const Internal = Layer.unwrapEffect(
     const routes = Layer.mergeAll(Users.routes, Tasks.routes, Notifications.routes, Rpc.secretMiddleware(Option.some(secret)))
     const serving = serveWithOwnRouter(routes)
     return Layer.merge(serving.pipe(Layer.provide(Urls)), Urls).pipe(
-      Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+      Layer.provide(NodeHttpServer.layer(createHoldingServer, { port: 0, host: "127.0.0.1" }))
     )
   })
 )

@@ -1,0 +1,154 @@
+import { describe, expect, it, layer } from "@effect/vitest"
+import { eventually, field, request, signUp, text } from "@herald/testing/Http"
+import { freePort, startService } from "@herald/testing/Processes"
+import { Duration, Effect } from "effect"
+import { randomBytes } from "node:crypto"
+import WebSocket from "ws"
+import * as System from "../../gateway/test/support/System.ts"
+
+const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
+
+/** A WebSocket client that keeps every JSON message it receives. */
+const connect = (url: string, options: { readonly token?: string; readonly query?: string }) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      catch: (error) => error,
+      try: () =>
+      new Promise<{ readonly socket: WebSocket; readonly messages: Array<{ readonly at: number; readonly body: unknown }> }>(
+        (resolve, reject) => {
+          const target = `${url.replace("http", "ws")}/api/notifications/stream${options.query ?? ""}`
+          const socket = options.token === undefined ? new WebSocket(target) : new WebSocket(target, ["bearer", options.token])
+          const messages: Array<{ readonly at: number; readonly body: unknown }> = []
+          socket.on("message", (data) => messages.push({ at: Date.now(), body: JSON.parse(data.toString()) }))
+          socket.once("open", () => resolve({ socket, messages }))
+          socket.once("error", reject)
+          socket.once("unexpected-response", (_, response) => reject(new Error(`handshake answered ${response.statusCode}`)))
+        }
+      )
+    }),
+    ({ socket }) => Effect.sync(() => socket.close())
+  )
+
+const ofType = <M extends { readonly body: unknown }>(messages: ReadonlyArray<M>, type: string) =>
+  messages.filter((m) => text(m.body, "type") === type)
+
+describe("notifications REST and real time", () => {
+  layer(System.layer("realtime", { env: { STREAM_HEARTBEAT: "1 seconds" } }), {
+    timeout: Duration.seconds(60),
+    excludeTestServices: true
+  })("one system", (it) => {
+    it.effect("list (and get-all), latest, unread-count, mark read and read-all, only ever the caller's own", () =>
+      Effect.gen(function*() {
+        const { url } = yield* System.TestSystem
+        const user = yield* promise(() => signUp(url, "rest"))
+        const other = yield* promise(() => signUp(url, "rest-other"))
+        for (const title of ["one", "two", "three"]) yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title } }))
+        const listed = yield* promise(() =>
+          eventually(() => request(url, "/api/notifications", { token: user.token }), (r) => (field(r.body, "items") as Array<unknown>).length === 3))
+        const items = field(listed.body, "items") as Array<unknown>
+        expect(items.map((n) => text(n, "body"))).toEqual(["“three” was created.", "“two” was created.", "“one” was created."])
+        expect(Object.keys(items[0] as object).sort()).toEqual(["body", "createdAt", "data", "id", "read", "title", "type"])
+        expect((yield* promise(() => request(url, "/api/notifications/get-all", { token: user.token }))).body).toEqual(listed.body)
+        const latest = yield* promise(() => request(url, "/api/notifications/latest?limit=2", { token: user.token }))
+        expect((field(latest.body, "items") as Array<unknown>).map((n) => text(n, "id"))).toEqual(items.slice(0, 2).map((n) => text(n, "id")))
+        expect((yield* promise(() => request(url, "/api/notifications/unread-count", { token: user.token }))).body).toEqual({ count: 3 })
+
+        const first = text(items[0], "id")
+        expect((yield* promise(() => request(url, `/api/notifications/${first}/read`, { method: "POST", token: other.token }))).status).toBe(404)
+        expect((yield* promise(() => request(url, `/api/notifications/${first}/read`, { method: "POST", token: user.token }))).status).toBe(204)
+        expect((yield* promise(() => request(url, "/api/notifications/unread-count", { token: user.token }))).body).toEqual({ count: 2 })
+        const unread = yield* promise(() => request(url, "/api/notifications?unread=true", { token: user.token }))
+        expect((field(unread.body, "items") as Array<unknown>).map((n) => text(n, "id"))).not.toContain(first)
+        const paged = yield* promise(() => request(url, "/api/notifications?limit=2", { token: user.token }))
+        const next = yield* promise(() => request(url, `/api/notifications?limit=2&cursor=${text(paged.body, "nextCursor")}`, { token: user.token }))
+        expect((field(next.body, "items") as Array<unknown>).map((n) => text(n, "body"))).toEqual(["“one” was created."])
+        expect(field(next.body, "nextCursor")).toBeNull()
+
+        expect((yield* promise(() => request(url, "/api/notifications/read-all", { method: "POST", token: user.token }))).status).toBe(204)
+        expect((yield* promise(() => request(url, "/api/notifications/unread-count", { token: user.token }))).body).toEqual({ count: 0 })
+        expect((yield* promise(() => request(url, "/api/notifications", { token: other.token }))).body).toMatchObject({ items: [] })
+      }))
+
+    it.scoped("the stream: ready, then each new notification with the unread count, heartbeats, and catch-up with ?since=", () =>
+      Effect.gen(function*() {
+        const { url } = yield* System.TestSystem
+        const user = yield* promise(() => signUp(url, "stream"))
+        const first = yield* Effect.orDie(connect(url, { token: user.token }))
+        yield* promise(() => eventually(async () => first.messages, (m) => ofType(m, "ready").length === 1))
+        expect(first.socket.protocol).toBe("bearer")
+        expect(ofType(first.messages, "ready")[0]?.body).toEqual({ type: "ready", unreadCount: 0 })
+
+        const created = yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title: "live" } }))
+        const sentAt = Date.now()
+        const [pushed] = ofType(yield* promise(() => eventually(async () => first.messages, (m) => ofType(m, "notification").length === 1)), "notification")
+        expect(pushed?.body).toMatchObject({ type: "notification", unreadCount: 1, notification: { type: "task.created", read: false } })
+        expect(field(pushed?.body, "notification", "data", "taskId")).toBe(text(created.body, "id"))
+        expect((pushed?.at ?? Infinity) - sentAt).toBeLessThan(1_000)
+        yield* promise(() => eventually(async () => first.messages, (m) => ofType(m, "heartbeat").length >= 1, 5_000))
+
+        // Away for a while; two notifications happen; back with ?since= and the access token in the query.
+        const lastSeen = text(field(pushed?.body, "notification"), "id")
+        first.socket.close()
+        for (const title of ["missed one", "missed two"]) yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title } }))
+        yield* promise(() =>
+          eventually(() => request(url, "/api/notifications/unread-count", { token: user.token }), (r) => field(r.body, "count") === 3))
+        const again = yield* Effect.orDie(connect(url, { query: `?access_token=${user.token}&since=${lastSeen}` }))
+        const caughtUp = yield* promise(() => eventually(async () => again.messages, (m) => ofType(m, "notification").length === 2))
+        expect(ofType(caughtUp, "notification").map((m) => text(field(m.body, "notification"), "body"))).toEqual([
+          "“missed one” was created.",
+          "“missed two” was created."
+        ])
+      }))
+
+    it.effect("a handshake without a valid token is refused with 401; a plain GET is told to upgrade", () =>
+      Effect.gen(function*() {
+        const { url } = yield* System.TestSystem
+        const refused = yield* Effect.flip(Effect.scoped(connect(url, {})))
+        expect(String(refused)).toContain("401")
+        const forged = yield* Effect.flip(Effect.scoped(connect(url, { token: "a.b.c" })))
+        expect(String(forged)).toContain("401")
+        const { token } = yield* promise(() => signUp(url, "plain"))
+        const plain = yield* promise(() => request(url, `/api/notifications/stream?access_token=${token}`))
+        expect(plain.status).toBe(426)
+        expect(field(plain.body, "error", "code")).toBe("upgrade_required")
+      }))
+  })
+
+  it.live("two gateways and two notification services: a client on gateway A hears of a task created through gateway B within a second", () =>
+    Effect.gen(function*() {
+      const env = System.testEnv("multi", { RPC_SECRET: randomBytes(24).toString("base64url"), LOG_LEVEL: "Error" })
+      // Ports first, so that all six processes can boot at once.
+      const [usersPort, tasksPort, firstPort, secondPort, aPort, bPort] = yield* Effect.forEach(Array.from({ length: 6 }), () => promise(freePort))
+      const rpc = { USERS_URL: `http://127.0.0.1:${usersPort}/rpc/users`, TASKS_URL: `http://127.0.0.1:${tasksPort}/rpc/tasks` }
+      const start = (entry: string, port: number | undefined, extra: Record<string, string> = {}) =>
+        Effect.acquireRelease(
+          promise(() => startService(entry, { ...env, ...rpc, ...extra }, port === undefined ? {} : { port })),
+          (process) => promise(process.stop)
+        )
+      const [, , , , a, b] = yield* Effect.all([
+        start("services/users/src/main.ts", usersPort),
+        start("services/tasks/src/main.ts", tasksPort),
+        start("services/notifications/src/main.ts", firstPort),
+        start("services/notifications/src/main.ts", secondPort),
+        start("services/gateway/src/main.ts", aPort, { NOTIFICATIONS_URL: `http://127.0.0.1:${firstPort}/rpc/notifications` }),
+        start("services/gateway/src/main.ts", bPort, { NOTIFICATIONS_URL: `http://127.0.0.1:${secondPort}/rpc/notifications` })
+      ], { concurrency: "unbounded" })
+
+      const user = yield* promise(() => signUp(b.url, "multi"))
+      const onA = yield* Effect.orDie(connect(a.url, { token: user.token }))
+      const onB = yield* Effect.orDie(connect(b.url, { token: user.token }))
+      yield* promise(() => eventually(async () => [...onA.messages, ...onB.messages], (m) => ofType(m, "ready").length === 2))
+      const latencies: Array<number> = []
+      for (const title of ["first", "second", "third"]) {
+        const created = yield* promise(() => request(b.url, "/api/tasks", { token: user.token, body: { title } }))
+        expect(created.status).toBe(201)
+        const sentAt = Date.now()
+        const heard = yield* promise(() =>
+          eventually(async () => ofType(onA.messages, "notification").filter((m) => text(field(m.body, "notification"), "body").includes(title)), (m) => m.length === 1, 5_000))
+        latencies.push((heard[0]?.at ?? Infinity) - sentAt)
+      }
+      expect(Math.max(...latencies)).toBeLessThan(1_000)
+      expect(ofType(onB.messages, "notification")).toHaveLength(3)
+      console.log(`gateway B → notification service → Redis → gateway A: ${latencies.join(", ")} ms`)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+})
