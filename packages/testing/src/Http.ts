@@ -1,3 +1,5 @@
+import { request as httpRequest } from "node:http"
+
 /** A minimal black-box HTTP client for tests: what a client sees, nothing else. */
 export interface Reply {
   readonly status: number
@@ -12,7 +14,27 @@ export interface Call {
   readonly raw?: string
   readonly token?: string
   readonly headers?: Record<string, string>
+  /** The loopback address to send from (any of 127.0.0.0/8): a distinct client IP. */
+  readonly localAddress?: string
 }
+
+const sendFrom = (localAddress: string, url: URL, method: string, headers: Record<string, string>, body: string | undefined) =>
+  new Promise<{ readonly status: number; readonly headers: Headers; readonly text: string }>((resolve, reject) => {
+    const outgoing = httpRequest(url, { method, headers, localAddress, agent: false }, (incoming) => {
+      const chunks: Array<Buffer> = []
+      incoming.on("data", (chunk: Buffer) => chunks.push(chunk))
+      incoming.on("error", reject)
+      incoming.on("end", () => {
+        const replyHeaders = new Headers()
+        for (const [name, value] of Object.entries(incoming.headers)) {
+          for (const one of [value ?? []].flat()) replyHeaders.append(name, one)
+        }
+        resolve({ status: incoming.statusCode ?? 0, headers: replyHeaders, text: Buffer.concat(chunks).toString() })
+      })
+    })
+    outgoing.on("error", reject)
+    outgoing.end(body)
+  })
 
 /** Sends a request to `base + path`; a JSON `body` is serialised with `Content-Type: application/json`. */
 export const request = async (base: string, path: string, call: Call = {}): Promise<Reply> => {
@@ -23,8 +45,11 @@ export const request = async (base: string, path: string, call: Call = {}): Prom
     body = JSON.stringify(call.body)
     headers["content-type"] ??= "application/json"
   }
-  const response = await fetch(base + path, { method: call.method ?? (body === undefined ? "GET" : "POST"), headers, ...(body !== undefined ? { body } : {}) })
-  const text = await response.text()
+  const method = call.method ?? (body === undefined ? "GET" : "POST")
+  const response = call.localAddress === undefined
+    ? await fetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}) }).then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text() }))
+    : await sendFrom(call.localAddress, new URL(base + path), method, headers, body)
+  const text = response.text
   let parsed: unknown = undefined
   try {
     parsed = text === "" ? undefined : JSON.parse(text)

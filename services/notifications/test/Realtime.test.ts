@@ -1,36 +1,11 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { eventually, field, request, signUp, text } from "@herald/testing/Http"
-import { freePort, startService } from "@herald/testing/Processes"
 import { Duration, Effect } from "effect"
-import { randomBytes } from "node:crypto"
-import WebSocket from "ws"
+import { cluster } from "../../gateway/test/support/Cluster.ts"
+import { connect, ofType } from "../../gateway/test/support/Stream.ts"
 import * as System from "../../gateway/test/support/System.ts"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
-
-/** A WebSocket client that keeps every JSON message it receives. */
-const connect = (url: string, options: { readonly token?: string; readonly query?: string }) =>
-  Effect.acquireRelease(
-    Effect.tryPromise({
-      catch: (error) => error,
-      try: () =>
-      new Promise<{ readonly socket: WebSocket; readonly messages: Array<{ readonly at: number; readonly body: unknown }> }>(
-        (resolve, reject) => {
-          const target = `${url.replace("http", "ws")}/api/notifications/stream${options.query ?? ""}`
-          const socket = options.token === undefined ? new WebSocket(target) : new WebSocket(target, ["bearer", options.token])
-          const messages: Array<{ readonly at: number; readonly body: unknown }> = []
-          socket.on("message", (data) => messages.push({ at: Date.now(), body: JSON.parse(data.toString()) }))
-          socket.once("open", () => resolve({ socket, messages }))
-          socket.once("error", reject)
-          socket.once("unexpected-response", (_, response) => reject(new Error(`handshake answered ${response.statusCode}`)))
-        }
-      )
-    }),
-    ({ socket }) => Effect.sync(() => socket.close())
-  )
-
-const ofType = <M extends { readonly body: unknown }>(messages: ReadonlyArray<M>, type: string) =>
-  messages.filter((m) => text(m.body, "type") === type)
 
 describe("notifications REST and real time", () => {
   layer(System.layer("realtime", { env: { STREAM_HEARTBEAT: "1 seconds" } }), {
@@ -116,24 +91,8 @@ describe("notifications REST and real time", () => {
 
   it.live("two gateways and two notification services: a client on gateway A hears of a task created through gateway B within a second", () =>
     Effect.gen(function*() {
-      const env = System.testEnv("multi", { RPC_SECRET: randomBytes(24).toString("base64url"), LOG_LEVEL: "Error" })
-      // Ports first, so that all six processes can boot at once.
-      const [usersPort, tasksPort, firstPort, secondPort, aPort, bPort] = yield* Effect.forEach(Array.from({ length: 6 }), () => promise(freePort))
-      const rpc = { USERS_URL: `http://127.0.0.1:${usersPort}/rpc/users`, TASKS_URL: `http://127.0.0.1:${tasksPort}/rpc/tasks` }
-      const start = (entry: string, port: number | undefined, extra: Record<string, string> = {}) =>
-        Effect.acquireRelease(
-          promise(() => startService(entry, { ...env, ...rpc, ...extra }, port === undefined ? {} : { port })),
-          (process) => promise(process.stop)
-        )
-      const [, , , , a, b] = yield* Effect.all([
-        start("services/users/src/main.ts", usersPort),
-        start("services/tasks/src/main.ts", tasksPort),
-        start("services/notifications/src/main.ts", firstPort),
-        start("services/notifications/src/main.ts", secondPort),
-        start("services/gateway/src/main.ts", aPort, { NOTIFICATIONS_URL: `http://127.0.0.1:${firstPort}/rpc/notifications` }),
-        start("services/gateway/src/main.ts", bPort, { NOTIFICATIONS_URL: `http://127.0.0.1:${secondPort}/rpc/notifications` })
-      ], { concurrency: "unbounded" })
-
+      const { gateways: [a, b] } = yield* cluster(System.testEnv("multi"), { gateways: 2, notifications: 2 })
+      if (a === undefined || b === undefined) return expect.fail("two gateways were asked for")
       const user = yield* promise(() => signUp(b.url, "multi"))
       const onA = yield* Effect.orDie(connect(a.url, { token: user.token }))
       const onB = yield* Effect.orDie(connect(b.url, { token: user.token }))
