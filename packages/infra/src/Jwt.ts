@@ -1,7 +1,7 @@
 import { Unauthorized } from "@herald/domain/Errors"
 import { FamilyId, UserId } from "@herald/domain/Ids"
 import type { Jwks } from "@herald/domain/User"
-import { Clock, Config, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Clock, Config, ConfigError, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as jose from "jose"
 
 /**
@@ -22,7 +22,11 @@ export type JwtConfig = Config.Config.Success<typeof JwtConfig>
 
 export const SigningKeyConfig = Config.all({
   /** PKCS#8 PEM of an Ed25519 private key. Unset: a key is generated at start (embedded default only). */
-  privateKey: Config.option(Config.redacted("JWT_PRIVATE_KEY")),
+  // Empty counts as unset; `\n` escapes are accepted, since a PEM often travels on one line in env files.
+  privateKey: Config.option(Config.redacted("JWT_PRIVATE_KEY")).pipe(
+    Config.map(Option.filter((pem) => Redacted.value(pem).trim() !== "")),
+    Config.map(Option.map((pem) => Redacted.make(Redacted.value(pem).replaceAll("\\n", "\n"))))
+  ),
   keyId: Config.option(Config.string("JWT_KEY_ID")),
   /** A JWKS (JSON) of retired public keys still accepted while their tokens live out: key rotation. */
   previousKeys: Config.option(Config.string("JWT_PREVIOUS_PUBLIC_KEYS"))
@@ -106,8 +110,8 @@ export const layerSigner = Layer.effect(
       onSome: (pem) =>
         Effect.tryPromise({
           try: () => jose.importPKCS8(Redacted.value(pem), algorithm, { extractable: true }),
-          catch: (cause) => new Error(`JWT_PRIVATE_KEY is not a PKCS#8 Ed25519 private key: ${String(cause)}`)
-        }).pipe(Effect.orDie)
+          catch: () => ConfigError.InvalidData(["JWT_PRIVATE_KEY"], "Expected a PKCS#8 PEM Ed25519 private key")
+        })
     })
     const jwk = yield* Effect.promise(() => jose.exportJWK(privateKey))
     const publicPart = { kty: jwk.kty, crv: jwk.crv, x: jwk.x }
@@ -118,8 +122,7 @@ export const layerSigner = Layer.effect(
       onSome: (json) =>
         Schema.decodeUnknown(PublicJwks)(json).pipe(
           Effect.map((set) => set.keys.map((key) => publicJwk(key, key.kid))),
-          Effect.mapError(() => new Error("JWT_PREVIOUS_PUBLIC_KEYS must be a JWKS JSON document")),
-          Effect.orDie
+          Effect.mapError(() => ConfigError.InvalidData(["JWT_PREVIOUS_PUBLIC_KEYS"], "Expected a JWKS JSON document"))
         )
     })
     const jwks: Jwks = { keys: [publicJwk(publicPart, kid), ...previous.filter((key) => key.kid !== kid)] }

@@ -219,7 +219,7 @@ export const startService = async (
   const port = options.port ?? await freePort()
   const script = join(repositoryRoot, entry)
   const [command, args] = options.runtime === "deno"
-    ? [join(repositoryRoot, "node_modules/.bin/deno"), ["run", "--allow-all", "--quiet", script]] as const
+    ? [join(repositoryRoot, "node_modules/.bin/deno"), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--quiet", script]] as const
     : [process.execPath, ["--import", "tsx", script]] as const
   let output = ""
   const child = spawn(command, [...args], {

@@ -1,5 +1,6 @@
-import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import * as Logging from "@herald/infra/Logging"
+import * as Main from "@herald/infra/Main"
 import * as Platform from "@herald/infra/Platform"
 import { Layer } from "effect"
 import { Herald } from "./Herald.ts"
@@ -7,6 +8,5 @@ import { Herald } from "./Herald.ts"
 Herald.pipe(
   Layer.provide([Platform.store, Platform.broker, Platform.redisCapabilities, NodeHttpClient.layerUndici]),
   Layer.provide(Logging.layer),
-  Layer.launch,
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  (app) => Main.run("herald", app)
 )

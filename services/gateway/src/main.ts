@@ -1,6 +1,6 @@
 import { HttpLayerRouter } from "@effect/platform"
-import { NodeRuntime } from "@effect/platform-node"
 import * as Logging from "@herald/infra/Logging"
+import * as Main from "@herald/infra/Main"
 import * as Platform from "@herald/infra/Platform"
 import { listen } from "@herald/infra/Server"
 import { Layer } from "effect"
@@ -11,6 +11,5 @@ HttpLayerRouter.serve(Gateway.routes, { disableLogger: true }).pipe(
   Layer.provide(listen(8080)),
   Layer.provide([ServiceUrls.fromConfig, Platform.redisCapabilities]),
   Layer.provide(Logging.layer),
-  Layer.launch,
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  (app) => Main.run("gateway", app)
 )

@@ -1,6 +1,7 @@
 import { HttpLayerRouter } from "@effect/platform"
-import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import * as Logging from "@herald/infra/Logging"
+import * as Main from "@herald/infra/Main"
 import * as Platform from "@herald/infra/Platform"
 import * as Rpc from "@herald/infra/Rpc"
 import { healthRoutes, listen } from "@herald/infra/Server"
@@ -17,6 +18,5 @@ HttpLayerRouter.serve(
   Layer.provide(listen(8083)),
   Layer.provide([Platform.store, Platform.broker, Platform.redisCapabilities, ServiceUrls.fromConfig, NodeHttpClient.layerUndici]),
   Layer.provide(Logging.layer),
-  Layer.launch,
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  (app) => Main.run("notifications", app)
 )

@@ -1,6 +1,6 @@
 import { HttpLayerRouter } from "@effect/platform"
-import { NodeRuntime } from "@effect/platform-node"
 import * as Logging from "@herald/infra/Logging"
+import * as Main from "@herald/infra/Main"
 import * as Platform from "@herald/infra/Platform"
 import * as Rpc from "@herald/infra/Rpc"
 import { healthRoutes, listen } from "@herald/infra/Server"
@@ -15,6 +15,5 @@ HttpLayerRouter.serve(Layer.mergeAll(Tasks.routes, healthRoutes.pipe(Layer.provi
   Layer.provide(listen(8082)),
   Layer.provide([Platform.store, Platform.broker]),
   Layer.provide(Logging.layer),
-  Layer.launch,
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  (app) => Main.run("tasks", app)
 )

@@ -1,0 +1,106 @@
+import { describe, expect, it } from "@effect/vitest"
+import { eventually, field, request, signUp, text } from "@herald/testing/Http"
+import { findBinary, startService } from "@herald/testing/Processes"
+import { Effect } from "effect"
+import { execFile } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { mkdtemp, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { render } from "../../../infra/scripts/rabbitmq-definitions.ts"
+import { connect, ofType } from "../../gateway/test/support/Stream.ts"
+import * as System from "../../gateway/test/support/System.ts"
+
+const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
+const root = new URL("../../../", import.meta.url).pathname
+const entry = "services/all-in-one/src/main.ts"
+
+/** The all-in-one program, as `npm start` runs it, with exactly `env` (plus PATH and HOME). */
+const program = (env: Record<string, string>, runtime: "node" | "deno" = "node") =>
+  Effect.acquireRelease(promise(() => startService(entry, env, { runtime })), (started) => promise(started.stop))
+
+/** Create a task, read it back, and hear of it on the stream and in the notification list: the platform works. */
+const smoke = (url: string) =>
+  Effect.gen(function*() {
+    const user = yield* promise(() => signUp(url, "smoke"))
+    const stream = yield* Effect.orDie(connect(url, { token: user.token }))
+    yield* promise(() => eventually(async () => stream.messages, (m) => ofType(m, "ready").length === 1))
+    const created = yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title: "smoke" } }))
+    expect(created.status).toBe(201)
+    const read = yield* promise(() => request(url, `/api/tasks/${text(created.body, "id")}`, { token: user.token }))
+    expect(field(read.body, "title")).toBe("smoke")
+    yield* promise(() => eventually(async () => ofType(stream.messages, "notification"), (m) => m.length === 1, 10_000))
+    const listed = yield* promise(() => request(url, "/api/notifications", { token: user.token }))
+    expect(field(listed.body, "items", 0, "type")).toBe("task.created")
+  })
+
+describe("npm start (the all-in-one program)", () => {
+  it.live("with no configuration at all it runs on the embedded twins: /health and /ready are 200 and the platform works", () =>
+    Effect.gen(function*() {
+      const { url } = yield* program({})
+      expect((yield* promise(() => request(url, "/health"))).body).toEqual({ status: "ok" })
+      const ready = yield* promise(() => request(url, "/ready"))
+      expect(ready.status).toBe(200)
+      expect(field(ready.body, "status")).toBe("ready")
+      yield* smoke(url)
+    }).pipe(Effect.scoped), { timeout: 90_000 })
+
+  it.live("with an unreachable REDIS_URL it keeps running: /ready is 503 and says which dependency is down", () =>
+    Effect.gen(function*() {
+      const started = yield* program({ REDIS_URL: "redis://127.0.0.1:1", REDIS_CONNECT_RETRIES: "1" })
+      const ready = yield* promise(() => request(started.url, "/ready"))
+      expect(ready.status).toBe(503)
+      expect(field(ready.body, "status")).toBe("unavailable")
+      expect(field(ready.body, "checks", "redis", "status")).toBe("down")
+      expect(field(ready.body, "checks", "tasks", "status")).toBe("up")
+      expect((yield* promise(() => request(started.url, "/health"))).status).toBe(200)
+      // Still serving: the rate limiter fails open, the profile cache falls back to the store.
+      const user = yield* promise(() => signUp(started.url, "no-redis"))
+      expect((yield* promise(() => request(started.url, "/api/users/profile", { token: user.token }))).status).toBe(200)
+    }).pipe(Effect.scoped), { timeout: 90_000 })
+
+  it.live("a bad setting stops start-up with a message that names the variable", () =>
+    Effect.gen(function*() {
+      const failed = yield* Effect.flip(Effect.tryPromise(() => startService(entry, { RATE_LIMIT_MAX: "lots" })))
+      expect(String(failed.cause)).toMatch(/exited with 1/)
+      expect(String(failed.cause)).toMatch(/configuration error.*RATE_LIMIT_MAX/)
+    }), { timeout: 60_000 })
+})
+
+describe("on Deno 2", () => {
+  it.live("the all-in-one program runs under Deno on the real servers, end to end", () =>
+    Effect.gen(function*() {
+      const { url } = yield* program(System.testEnv("deno"), "deno")
+      expect((yield* promise(() => request(url, "/ready"))).status).toBe(200)
+      yield* smoke(url)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+})
+
+describe("deployment files", () => {
+  it("infra/rabbitmq/definitions*.json are what the code declares (regenerate: npx tsx infra/scripts/rabbitmq-definitions.ts)", () => {
+    expect(readFileSync(`${root}infra/rabbitmq/definitions.json`, "utf8")).toBe(render("classic"))
+    expect(readFileSync(`${root}infra/rabbitmq/definitions.quorum.json`, "utf8")).toBe(render("quorum"))
+  })
+
+  it("docker-compose.yml is valid with .env.example, and refuses to start without its secrets", async () => {
+    const compose = findBinary("docker-compose")
+    if (compose === undefined) throw new Error("docker-compose was not found on PATH (Debian: apt-get install docker-compose)")
+    const run = promisify(execFile)
+    const withExample = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" }
+    await run(compose, ["--env-file", ".env.example", "config", "-q"], { cwd: root, env: withExample })
+    const { stdout } = await run(compose, ["--env-file", ".env.example", "config"], { cwd: root, env: withExample })
+    for (const service of ["mongo", "redis", "rabbitmq", "users", "tasks", "notifications", "gateway", "nginx"]) {
+      expect(stdout).toMatch(new RegExp(`^  ${service}:$`, "m"))
+    }
+    expect(stdout).toMatch(/replicas: 2/)
+    expect(stdout).toMatch(/appendonly yes|redis\.conf/)
+    const empty = join(await mkdtemp(join(tmpdir(), "herald-compose-")), "empty.env")
+    await writeFile(empty, "")
+    const missing = await run(compose, ["--env-file", empty, "config", "-q"], { cwd: root, env: withExample }).then(
+      () => "",
+      (error: { stderr?: string }) => error.stderr ?? "failed"
+    )
+    expect(missing).toMatch(/RPC_SECRET|RABBITMQ_USER|RABBITMQ_PASSWORD/)
+  })
+})
