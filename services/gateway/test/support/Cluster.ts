@@ -8,6 +8,8 @@ export interface Cluster {
   readonly tasks: ServiceProcess
   readonly notifications: ReadonlyArray<ServiceProcess>
   readonly gateways: ReadonlyArray<ServiceProcess>
+  /** The environment a process was started with: to start a replacement for it. */
+  readonly envOf: (process: ServiceProcess) => Record<string, string>
 }
 
 /**
@@ -26,9 +28,15 @@ export const cluster = (
     const notificationPorts = yield* Effect.forEach(Array.from({ length: options.notifications }), port)
     const gatewayPorts = yield* Effect.forEach(Array.from({ length: options.gateways }), port)
     const rpc = { USERS_URL: `http://127.0.0.1:${usersPort}/rpc/users`, TASKS_URL: `http://127.0.0.1:${tasksPort}/rpc/tasks` }
+    const envs = new Map<ServiceProcess, Record<string, string>>()
     const start = (entry: string, at: number, extra: Record<string, string> = {}) =>
       Effect.acquireRelease(
-        Effect.promise(() => startService(`services/${entry}/src/main.ts`, { ...shared, ...rpc, ...extra }, { port: at })),
+        Effect.promise(async () => {
+          const env = { ...shared, ...rpc, ...extra }
+          const started = await startService(`services/${entry}/src/main.ts`, env, { port: at })
+          envs.set(started, env)
+          return started
+        }),
         (process) => Effect.promise(process.stop)
       )
     const [users, tasks, notifications, gateways] = yield* Effect.all([
@@ -41,5 +49,6 @@ export const cluster = (
           ...options.gatewayEnv
         }), { concurrency: "unbounded" })
     ], { concurrency: "unbounded" })
-    return { users, tasks, notifications, gateways } satisfies Cluster
+    const envOf = (process: ServiceProcess) => envs.get(process) ?? { ...shared, ...rpc }
+    return { users, tasks, notifications, gateways, envOf } satisfies Cluster
   })
