@@ -19,6 +19,8 @@ export const run = <E>(program: string, app: Layer.Layer<never, E>) =>
   Layer.launch(app).pipe(
     Effect.tapErrorCause((cause) =>
       Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(`${program} stopped: ${describe(cause)}`)),
-    Effect.provide(Logging.layer),
+    // A bad LOG_LEVEL or LOG_FORMAT must still be reported: the default logger takes over, and the program,
+    // which reads the same settings, fails with a message naming the variable.
+    Effect.provide(Logging.layer.pipe(Layer.catchAll(() => Layer.empty))),
     NodeRuntime.runMain({ disablePrettyLogger: true, disableErrorReporting: true })
   )
