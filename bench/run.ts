@@ -1,0 +1,341 @@
+/**
+ * `npm run bench`: Herald's hot path, rate limiter and event pipeline, each next to a baseline measured in the same
+ * run on the same servers (FerretDB, redis-server and a RabbitMQ vhost started here, loopback only), plus memory and
+ * cold start. Prints a table and writes bench/results.json. Bounded: about three minutes, then it stops.
+ *
+ * BENCH_SECONDS (default 8) sets the length of each load run; BENCH_EVENTS (default 1500) the pipeline size.
+ */
+import { Effect, Layer, Redacted } from "effect"
+import * as RateLimiter from "@herald/infra/RateLimiter"
+import * as Redis from "@herald/infra/Redis"
+import { request, signUp, text } from "@herald/testing/Http"
+import { freePort, type ServiceProcess, startFerretDb, startRedis, startService, startVhost } from "@herald/testing/Processes"
+import amqp from "amqplib"
+import autocannon from "autocannon"
+import { Redis as IORedis } from "ioredis"
+import { MongoClient } from "mongodb"
+import { spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { readFileSync, writeFileSync } from "node:fs"
+import { cpus, totalmem } from "node:os"
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 8)
+const eventCount = Number(process.env.BENCH_EVENTS ?? 1500)
+const connections = 50
+const root = new URL("../", import.meta.url).pathname
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const round = (n: number, digits = 0) => Number(n.toFixed(digits))
+const percentile = (values: ReadonlyArray<number>, p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN
+}
+const rssMb = (pid: number | undefined): number => {
+  if (pid === undefined) return NaN
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))
+    return round(Number(line?.replace(/\D+/g, "") ?? NaN) / 1024, 1)
+  } catch {
+    return NaN
+  }
+}
+
+interface LoadResult {
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+  readonly non2xx: number
+  readonly errors: number
+}
+
+/** autocannon at `connections` for `seconds`, after a short warm-up that is not counted. */
+const load = async (url: string, headers: Record<string, string> = {}): Promise<LoadResult> => {
+  await autocannon({ url, connections, duration: 2, headers })
+  const result = await autocannon({ url, connections, duration: seconds, headers })
+  return {
+    rps: round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors
+  }
+}
+
+/** Samples the RSS of processes while `during` runs; returns the peak of each. */
+const peakRss = async <A>(processes: Record<string, ServiceProcess>, during: Promise<A>) => {
+  const peaks: Record<string, number> = {}
+  let done = false
+  const sampler = (async () => {
+    while (!done) {
+      for (const [name, process] of Object.entries(processes)) {
+        peaks[name] = Math.max(peaks[name] ?? 0, rssMb(process.pid))
+      }
+      await sleep(200)
+    }
+  })()
+  const value = await during
+  done = true
+  await sampler
+  return { value, peaks }
+}
+
+const main = async () => {
+  console.log(`Herald benchmarks: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${seconds} s per load run`)
+  const cleanups: Array<() => Promise<void>> = []
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
+  }
+  try {
+    const ferret = await startFerretDb()
+    cleanups.push(ferret.stop)
+    const redis = await startRedis()
+    cleanups.push(redis.stop)
+    const vhost = await startVhost(`herald-bench-${process.pid}`)
+    cleanups.push(vhost.stop)
+    const database = `bench_${process.pid}`
+    const env = {
+      MONGODB_URL: ferret.url,
+      MONGODB_DATABASE: database,
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: "bench:",
+      AMQP_URL: vhost.url,
+      RPC_SECRET: randomBytes(24).toString("base64url"),
+      BCRYPT_COST: "4",
+      RATE_LIMIT_MAX: "1000000000",
+      AUTH_RATE_LIMIT_MAX: "1000000",
+      LOG_LEVEL: "Warn"
+    }
+    const start = async (entry: string, extra: Record<string, string> = {}) => {
+      const started = await startService(entry, { ...env, ...extra })
+      cleanups.push(started.stop)
+      return started
+    }
+
+    // The deployed shape: each service its own process.
+    const ports = { users: await freePort(), tasks: await freePort(), notifications: await freePort() }
+    const urls = {
+      USERS_URL: `http://127.0.0.1:${ports.users}/rpc/users`,
+      TASKS_URL: `http://127.0.0.1:${ports.tasks}/rpc/tasks`,
+      NOTIFICATIONS_URL: `http://127.0.0.1:${ports.notifications}/rpc/notifications`
+    }
+    const [users, tasks, notifications] = await Promise.all([
+      startService("services/users/src/main.ts", { ...env, ...urls }, { port: ports.users }),
+      startService("services/tasks/src/main.ts", { ...env, ...urls }, { port: ports.tasks }),
+      startService("services/notifications/src/main.ts", { ...env, ...urls }, { port: ports.notifications })
+    ])
+    for (const started of [users, tasks, notifications]) cleanups.push(started.stop)
+    const gateway = await start("services/gateway/src/main.ts", urls)
+    const herald = { gateway, users, tasks, notifications }
+    await sleep(3_000)
+    const idleRss = Object.fromEntries(Object.entries(herald).map(([name, p]) => [name, rssMb(p.pid)]))
+
+    // 1. The hot path: authenticated GET /api/tasks/:id, gateway → RPC → tasks → FerretDB.
+    const user = await signUp(gateway.url, "bench")
+    const created = await request(gateway.url, "/api/tasks", { token: user.token, body: { title: "the benchmark task" } })
+    const taskId = text(created.body, "id")
+    const path = `/api/tasks/${taskId}`
+    console.log("1. hot path: Herald …")
+    const heraldRun = await peakRss(herald, load(`${gateway.url}${path}`, { authorization: `Bearer ${user.token}` }))
+    const bare = await start("bench/baselines/bare.ts")
+    console.log("1. hot path: bare node:http …")
+    const bareRun = await load(`${bare.url}${path}`)
+    await bare.stop()
+    const expressTasks = await start("bench/baselines/express-tasks.ts")
+    const expressGateway = await start("bench/baselines/express-gateway.ts", { TASKS_URL: expressTasks.url })
+    console.log("1. hot path: Express + express-rate-limit + proxy …")
+    const expressRun = await load(`${expressGateway.url}${path}`)
+    await expressGateway.stop()
+    await expressTasks.stop()
+
+    // 2. The limiter alone, in this process: Herald's limiter (one EVALSHA) vs raw INCR, same client settings.
+    console.log("2. rate limiter …")
+    const redisConfig = { url: Redacted.make(redis.url), prefix: "bench:", connectRetries: 3 }
+    const limiterChecks = await Effect.runPromise(
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.RateLimiter
+        let count = 0
+        const deadline = Date.now() + seconds * 1000
+        const lane = (i: number) =>
+          Effect.gen(function*() {
+            while (Date.now() < deadline) {
+              yield* limiter.hit(`bench-${i}`, 1_000_000_000, 600_000)
+              count++
+            }
+          })
+        yield* Effect.forEach(Array.from({ length: connections }, (_, i) => i), lane, { concurrency: "unbounded", discard: true })
+        return count / seconds
+      }).pipe(
+        Effect.provide(RateLimiter.layerRedis({ timeout: "1 second" }).pipe(Layer.provide(Redis.layer(redisConfig, { required: true })))),
+        Effect.scoped
+      )
+    )
+    const raw = new IORedis(redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    await new Promise((resolve) => raw.once("ready", resolve))
+    let incrCount = 0
+    const incrDeadline = Date.now() + seconds * 1000
+    await Promise.all(Array.from({ length: connections }, async (_, i) => {
+      while (Date.now() < incrDeadline) {
+        await raw.incr(`bench:raw-${i}`)
+        incrCount++
+      }
+    }))
+    raw.disconnect()
+    const incrPerSecond = incrCount / seconds
+
+    // 3. The event pipeline: tasks created through the API → outbox → RabbitMQ → notification stored.
+    console.log(`3. event pipeline: ${eventCount} tasks …`)
+    const mongo = await new MongoClient(ferret.url).connect()
+    cleanups.push(() => mongo.close())
+    const writer = await signUp(gateway.url, "pipeline")
+    const createdAt = new Map<string, number>()
+    const pipelineStart = Date.now()
+    let next = 0
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < eventCount) {
+        const i = next++
+        const reply = await request(gateway.url, "/api/tasks", { token: writer.token, body: { title: `pipeline ${i}` } })
+        if (reply.status === 201) createdAt.set(text(reply.body, "id"), Date.parse(text(reply.body, "createdAt")))
+      }
+    }))
+    const acceptedMs = Date.now() - pipelineStart
+    const stored = mongo.db(database).collection<{ _id: string; userId: string; createdAt: Date; data: { taskId?: string } }>("notifications")
+    const deadline = Date.now() + 120_000
+    let storedDocs: Array<{ createdAt: Date; data: { taskId?: string } }> = []
+    while (Date.now() < deadline) {
+      storedDocs = await stored.find({ userId: writer.userId }, { projection: { createdAt: 1, data: 1 } }).toArray()
+      if (storedDocs.length >= createdAt.size) break
+      await sleep(250)
+    }
+    const pipelineLatencies = storedDocs.flatMap((doc) => {
+      const at = createdAt.get(doc.data.taskId ?? "")
+      return at === undefined ? [] : [doc.createdAt.getTime() - at]
+    })
+    const lastStored = Math.max(...storedDocs.map((doc) => doc.createdAt.getTime()))
+    const firstCreated = Math.min(...createdAt.values())
+    const pipeline = {
+      events: storedDocs.length,
+      acceptedPerSecond: round(createdAt.size / (acceptedMs / 1000)),
+      eventsPerSecond: round(storedDocs.length / ((lastStored - firstCreated) / 1000)),
+      p50: percentile(pipelineLatencies, 50),
+      p99: percentile(pipelineLatencies, 99)
+    }
+
+    // Baseline: raw amqplib, publish with confirms + consume + insert of the same number of messages.
+    console.log("3. event pipeline: raw amqplib baseline …")
+    const connection = await amqp.connect(vhost.url)
+    const channel = await connection.createConfirmChannel()
+    const queue = "bench.raw"
+    await channel.assertQueue(queue, { durable: true })
+    await channel.prefetch(64)
+    const rawStore = mongo.db(database).collection<{ _id: string; publishedAt: number; storedAt: number }>("raw_notifications")
+    const rawLatencies: Array<number> = []
+    let rawLast = 0
+    const consumed = new Promise<void>((resolve) => {
+      void channel.consume(queue, (message) => {
+        if (message === null) return
+        const body = JSON.parse(message.content.toString()) as { id: string; publishedAt: number }
+        void rawStore.insertOne({ _id: body.id, publishedAt: body.publishedAt, storedAt: Date.now() }).then(() => {
+          channel.ack(message)
+          rawLast = Date.now()
+          rawLatencies.push(rawLast - body.publishedAt)
+          if (rawLatencies.length === eventCount) resolve()
+        })
+      })
+    })
+    const rawStart = Date.now()
+    const envelope = { type: "task.created", schemaVersion: 1, userId: writer.userId, data: { task: { title: "x".repeat(200) } } }
+    for (let i = 0; i < eventCount; i++) {
+      channel.publish("", queue, Buffer.from(JSON.stringify({ ...envelope, id: `raw-${i}`, publishedAt: Date.now() })), { persistent: true })
+      if (i % 100 === 99) await channel.waitForConfirms()
+    }
+    await channel.waitForConfirms()
+    await consumed
+    await connection.close()
+    const rawPipeline = {
+      events: rawLatencies.length,
+      eventsPerSecond: round(eventCount / ((rawLast - rawStart) / 1000)),
+      p50: percentile(rawLatencies, 50),
+      p99: percentile(rawLatencies, 99)
+    }
+
+    // 4 and 5. Memory of the all-in-one program and its cold start (process start → /ready 200).
+    console.log("4-5. all-in-one cold start and idle memory …")
+    const coldStarts: Array<number> = []
+    let allInOneIdle = NaN
+    for (const run of [0, 1, 2]) {
+      const port = await freePort()
+      const begun = Date.now()
+      const child = spawn(process.execPath, ["--import", "tsx", `${root}services/all-in-one/src/main.ts`], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: String(port), LOG_LEVEL: "Warn" },
+        stdio: "ignore"
+      })
+      while (true) {
+        const ok = await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.status === 200, () => false)
+        if (ok) break
+        if (Date.now() - begun > 60_000) throw new Error("the all-in-one program did not become ready")
+        await sleep(20)
+      }
+      coldStarts.push(Date.now() - begun)
+      if (run === 0) {
+        await sleep(3_000)
+        allInOneIdle = rssMb(child.pid)
+      }
+      child.kill("SIGTERM")
+      await new Promise((resolve) => child.once("exit", resolve))
+    }
+
+    const ratio = (a: number, b: number) => round(a / b, 2)
+    const results = {
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30), node: process.version, database: "FerretDB v1.24.2 (SQLite)" },
+      secondsPerRun: seconds,
+      connections,
+      hotPath: {
+        herald: heraldRun.value,
+        bareNode: bareRun,
+        expressProxy: expressRun,
+        ratioToBare: ratio(heraldRun.value.rps, bareRun.rps),
+        ratioToExpress: ratio(heraldRun.value.rps, expressRun.rps)
+      },
+      rateLimiter: {
+        heraldChecksPerSecond: round(limiterChecks),
+        rawIncrPerSecond: round(incrPerSecond),
+        ratio: ratio(limiterChecks, incrPerSecond)
+      },
+      pipeline: { herald: pipeline, rawAmqplib: rawPipeline, ratio: ratio(pipeline.eventsPerSecond, rawPipeline.eventsPerSecond) },
+      memoryMb: { idle: idleRss, underHotPathLoad: heraldRun.peaks, allInOneIdle },
+      coldStartMs: { allInOne: coldStarts, median: percentile(coldStarts, 50) },
+      targets: {
+        hotPathAtLeastHalfOfBare: ratio(heraldRun.value.rps, bareRun.rps) >= 0.5,
+        hotPathAtLeast3xExpress: ratio(heraldRun.value.rps, expressRun.rps) >= 3,
+        limiterAtLeast80PercentOfIncr: ratio(limiterChecks, incrPerSecond) >= 0.8,
+        pipelineAtLeastHalfOfRaw: ratio(pipeline.eventsPerSecond, rawPipeline.eventsPerSecond) >= 0.5,
+        pipelineP99UnderOneSecond: pipeline.p99 < 1_000,
+        idleRssUnder120MbEach: Object.values(idleRss).every((mb) => mb < 120)
+      }
+    }
+    writeFileSync(`${root}bench/results.json`, `${JSON.stringify(results, null, 2)}\n`)
+
+    const rows: Array<[string, string, string, string]> = [
+      ["hot path GET /api/tasks/:id (50 conn.)", "req/s · p50 · p99 ms", "", ""],
+      ["  Herald: gateway → RPC → tasks → DB", `${heraldRun.value.rps} · ${heraldRun.value.p50} · ${heraldRun.value.p99}`, "", `non-2xx ${heraldRun.value.non2xx}, errors ${heraldRun.value.errors}`],
+      ["  (a) bare node:http + same read", `${bareRun.rps} · ${bareRun.p50} · ${bareRun.p99}`, `${results.hotPath.ratioToBare}×`, "target ≥ 0.5×"],
+      ["  (b) Express + express-rate-limit + proxy", `${expressRun.rps} · ${expressRun.p50} · ${expressRun.p99}`, `${results.hotPath.ratioToExpress}×`, "target ≥ 3×"],
+      ["rate limiter checks/s (50 concurrent)", `${round(limiterChecks)}`, `${results.rateLimiter.ratio}×`, `raw INCR ${round(incrPerSecond)}/s; target ≥ 0.8×`],
+      [`pipeline ${eventCount} events: events/s · p50 · p99 ms`, `${pipeline.eventsPerSecond} · ${pipeline.p50} · ${pipeline.p99}`, `${results.pipeline.ratio}×`, `raw amqplib ${rawPipeline.eventsPerSecond}/s · ${rawPipeline.p50} · ${rawPipeline.p99}; API accepted ${pipeline.acceptedPerSecond}/s`],
+      ["idle RSS MB", Object.entries(idleRss).map(([k, v]) => `${k} ${v}`).join(", "), "", `all-in-one ${allInOneIdle}; target < 120 each`],
+      ["RSS MB under hot-path load", Object.entries(heraldRun.peaks).map(([k, v]) => `${k} ${v}`).join(", "), "", ""],
+      ["cold start to /ready (all-in-one)", `${coldStarts.join(", ")} ms`, "", ""]
+    ]
+    const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c]?.length ?? 0)))
+    console.log("")
+    for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ").trimEnd())
+    console.log("")
+    console.log(`targets: ${Object.entries(results.targets).map(([k, v]) => `${k} ${v ? "met" : "MISSED"}`).join("; ")}`)
+    console.log("wrote bench/results.json")
+  } finally {
+    await stopAll()
+  }
+}
+
+await main()
