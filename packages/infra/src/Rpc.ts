@@ -41,9 +41,28 @@ export const secretMiddleware = (secret: Option.Option<Redacted.Redacted>) =>
           HttpServerResponse.unsafeJson({ error: { code: "forbidden", message: "internal endpoint" } }, { status: 403 })
         )), { global: true })
 
+/**
+ * NDJSON framing whose decoder keeps a UTF-8 character split across two network reads intact. The stock decoder of
+ * @effect/rpc 0.76 decodes each read on its own, so such a character (a `🚀` in a task title, say) arrived as
+ * replacement characters now and then, depending on where TCP happened to cut the stream.
+ */
+export const ndjson = RpcSerialization.RpcSerialization.of({
+  ...RpcSerialization.ndjson,
+  unsafeMake: () => {
+    const framing = RpcSerialization.ndjson.unsafeMake()
+    const decoder = new TextDecoder()
+    return {
+      decode: (bytes) => framing.decode(typeof bytes === "string" ? bytes : decoder.decode(bytes, { stream: true })),
+      encode: (response) => framing.encode(response)
+    }
+  }
+})
+
+const serialization = Layer.succeed(RpcSerialization.RpcSerialization, ndjson)
+
 /** Hosts an RPC group at `path` (HTTP protocol; the default of `layerHttpRouter` is WebSocket). */
 export const host = <Rpcs extends Rpc.Any>(group: RpcGroup.RpcGroup<Rpcs>, path: HttpLayerRouter.PathInput) =>
-  RpcServer.layerHttpRouter({ group, path, protocol: "http" }).pipe(Layer.provide(RpcSerialization.layerNdjson))
+  RpcServer.layerHttpRouter({ group, path, protocol: "http" }).pipe(Layer.provide(serialization))
 
 /** Connection failures are retried within a short budget: such a request never reached the service. */
 const transportRetry = backoff({ base: "50 millis", cap: "400 millis", retries: 4 })
@@ -89,7 +108,7 @@ export const client = <Rpcs extends Rpc.Any>(
           onNone: () => httpClient,
           onSome: (secret) => HttpClient.mapRequest(httpClient, HttpClientRequest.setHeader(secretHeader, Redacted.value(secret)))
         })
-    }).pipe(Layer.provide(RpcSerialization.layerNdjson))
+    }).pipe(Layer.provide(serialization))
     const context = yield* Layer.build(protocol)
     return yield* RpcClient.make(group).pipe(Effect.provide(context))
   })
