@@ -1,5 +1,5 @@
 import { DomainEvent, type DomainEventEncoded } from "@herald/domain/Events"
-import { Duration, Effect, Metric, Queue, Schema, SubscriptionRef } from "effect"
+import { Clock, Duration, Effect, Metric, Option, Queue, Schema, SubscriptionRef } from "effect"
 import { Broker } from "./Broker.ts"
 import type { KeyedLock } from "./KeyedLock.ts"
 import * as Lease from "./Lease.ts"
@@ -31,6 +31,11 @@ export interface OutboxSource {
   /** Some documents with pending events. */
   readonly pending: (limit: number) => Effect.Effect<ReadonlyArray<PendingDocument>, unknown>
   /**
+   * The document `id` if it has pending events: a lookup by `_id`, which every MongoDB-wire server answers without
+   * a scan (FerretDB scans for any other filter). Lets the relay send a local write's events without a scan.
+   */
+  readonly pendingOne?: (id: string) => Effect.Effect<Option.Option<PendingDocument>, unknown>
+  /**
    * After publishing: clears the outbox if the document is still at `version` (or removes it, when it was deleted
    * and its last events are out).
    */
@@ -45,6 +50,8 @@ export interface RelayOptions {
   readonly lock: KeyedLock
   readonly batchSize?: number
   readonly idlePoll?: Duration.DurationInput
+  /** How often the relay scans for pending documents while it is kept busy by local writes (default 1 s). */
+  readonly scanEvery?: Duration.DurationInput
 }
 
 const published = Metric.counter("herald_outbox_published_total", { description: "Events published by outbox relays" })
@@ -53,8 +60,10 @@ const published = Metric.counter("herald_outbox_published_total", { description:
 const failureBackoff = forever({ base: "100 millis", cap: "5 seconds" })
 
 /**
- * Runs the relay until the scope closes. Only the copy holding the lease publishes; `nudge` wakes it at once after a
- * local write (other copies' writes are picked up by the poll).
+ * Runs the relay until the scope closes. Only the copy holding the lease publishes. `nudge` wakes it at once after a
+ * local write; `nudgeDocument` also names the written document, which the relay then fetches by id instead of
+ * scanning. The scan still runs when idle and at least every `scanEvery` while busy: it picks up other copies'
+ * writes and anything a crash left behind.
  */
 export const run = (options: RelayOptions) =>
   Effect.gen(function*() {
@@ -62,6 +71,11 @@ export const run = (options: RelayOptions) =>
     const lease = yield* Lease.hold(`outbox-relay:${options.name}`, { ttl: "10 seconds" })
     const wake = yield* Queue.sliding<void>(1)
     const batchSize = options.batchSize ?? 200
+    const scanEveryMs = Duration.toMillis(options.scanEvery ?? "1 second")
+    /** Documents written here since the last round, by source name. */
+    const hints = new Map<string, Set<string>>()
+    let hinted = 0
+    let lastScan = 0
 
     const publish = (event: DomainEventEncoded) =>
       broker.publish({
@@ -80,23 +94,72 @@ export const run = (options: RelayOptions) =>
         Effect.zipRight(options.lock.withLock(doc.id)(source.settle(doc)))
       )
 
-    const round = Effect.forEach(options.sources, (source) =>
+    const scan = Effect.forEach(options.sources, (source) =>
       Effect.flatMap(source.pending(batchSize), (docs) =>
         Effect.as(Effect.forEach(docs, (doc) => relay(source, doc), { concurrency: "unbounded", discard: true }), docs.length))).pipe(
         Effect.map((counts) => counts.reduce((a, b) => a + b, 0))
       )
 
+    /** The hinted documents, each fetched by id. */
+    const relayHinted = Effect.suspend(() => {
+      const taken = new Map(hints)
+      hints.clear()
+      hinted = 0
+      return Effect.forEach(options.sources, (source) => {
+        const ids = [...(taken.get(source.name) ?? [])]
+        const lookup = source.pendingOne
+        if (lookup === undefined) return Effect.succeed(0)
+        return Effect.forEach(ids, (id) =>
+          Effect.flatMap(lookup(id), Option.match({
+            onNone: () => Effect.succeed(0),
+            onSome: (doc) => Effect.as(relay(source, doc), 1)
+          })), { concurrency: "unbounded" }).pipe(Effect.map((counts) => counts.reduce((a, b) => a + b, 0)))
+      }).pipe(Effect.map((counts) => counts.reduce((a, b) => a + b, 0)))
+    })
+
+    const round = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const lookupOnly = hinted > 0 && now - lastScan < scanEveryMs &&
+        options.sources.every((source) => source.pendingOne !== undefined || !hints.has(source.name))
+      if (lookupOnly) return yield* relayHinted
+      lastScan = now
+      hints.clear()
+      hinted = 0
+      return yield* scan
+    })
+
     const idle = Duration.decode(options.idlePoll ?? "250 millis")
     yield* Effect.gen(function*() {
-      if (!(yield* SubscriptionRef.get(lease.leading))) return yield* Effect.sleep("1 second")
+      if (!(yield* SubscriptionRef.get(lease.leading))) {
+        hints.clear()
+        hinted = 0
+        return yield* Effect.sleep("1 second")
+      }
       const relayed = yield* round
       // A full batch means more may be waiting: go again at once; otherwise wait to be nudged, or poll.
-      if (relayed < batchSize) yield* Queue.take(wake).pipe(Effect.timeout(idle), Effect.ignore)
+      if (relayed < batchSize && hinted === 0) {
+        const nudged = yield* Queue.take(wake).pipe(Effect.timeout(idle), Effect.option)
+        // Woken by the idle timer: the next round is a scan.
+        if (Option.isNone(nudged)) lastScan = 0
+      }
     }).pipe(
       Effect.tapErrorCause((cause) => Effect.logWarning(`outbox relay ${options.name}: round failed; backing off`, cause)),
       Effect.retry(failureBackoff),
       Effect.forever,
       Effect.forkScoped
     )
-    return { nudge: Queue.offer(wake, undefined).pipe(Effect.asVoid) }
+    const nudge = Queue.offer(wake, undefined).pipe(Effect.asVoid)
+    return {
+      nudge,
+      nudgeDocument: (source: string, id: string) =>
+        Effect.suspend(() => {
+          const ids = hints.get(source) ?? new Set<string>()
+          hints.set(source, ids)
+          if (!ids.has(id) && hinted < batchSize * 10) {
+            ids.add(id)
+            hinted += 1
+          }
+          return nudge
+        })
+    }
   })

@@ -94,8 +94,30 @@ export const layerConfig = Layer.unwrapEffect(Effect.map(RedisConfig, (config) =
 
 export const isConfigured = Effect.map(Config.option(Config.redacted("REDIS_URL")), Option.isSome)
 
-/** Runs a Redis command as an Effect: a failure or a timeout means Redis is unavailable. */
-export const command = <A>(run: () => Promise<A>, timeout: Duration.DurationInput = probeTimeout) =>
-  Effect.tryPromise({ try: run, catch: () => unavailable("redis") }).pipe(
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => unavailable("redis", "Redis did not answer in time") })
-  )
+/**
+ * Runs a Redis command as an Effect: a failure or a timeout means Redis is unavailable. The timeout is a plain timer
+ * on the promise rather than `Effect.timeout`, which would fork a fiber per command: this is on every request's
+ * path (the rate limiter), where that fork cost more than the Redis round trip.
+ */
+export const command = <A>(run: () => Promise<A>, timeout: Duration.DurationInput = probeTimeout) => {
+  const timeoutMs = Duration.toMillis(timeout)
+  return Effect.async<A, DependencyUnavailable>((resume) => {
+    let settled = false
+    const finish = (outcome: Effect.Effect<A, DependencyUnavailable>) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resume(outcome)
+    }
+    const timer = setTimeout(() => finish(Effect.fail(unavailable("redis", "Redis did not answer in time"))), timeoutMs)
+    try {
+      run().then((value) => finish(Effect.succeed(value)), () => finish(Effect.fail(unavailable("redis"))))
+    } catch {
+      finish(Effect.fail(unavailable("redis")))
+    }
+    return Effect.sync(() => {
+      settled = true
+      clearTimeout(timer)
+    })
+  })
+}

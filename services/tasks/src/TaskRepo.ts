@@ -62,6 +62,9 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
       pending: (limit) =>
         Effect.map(tasks.find({ outboxPending: true }, { limit }), (docs) =>
           docs.map((doc) => ({ id: doc._id, version: doc.version, deleted: doc.deleted, events: doc.outbox }))),
+      pendingOne: (id) =>
+        !isTaskId(id) ? Effect.succeed(Option.none()) : Effect.map(tasks.findOne({ _id: id }), Option.flatMap((doc) =>
+          doc.outboxPending ? Option.some({ id: doc._id, version: doc.version, deleted: doc.deleted, events: doc.outbox }) : Option.none())),
       settle: (doc) =>
         !isTaskId(doc.id)
           ? Effect.void

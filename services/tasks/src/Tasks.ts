@@ -98,7 +98,7 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
                 ).pipe(Effect.map((r) => (r.matched === 1 ? Option.some(task) : Option.none())))
               })
             if (Option.isSome(written)) {
-              yield* relay.nudge
+              yield* relay.nudgeDocument("tasks", current._id)
               return written.value
             }
             if (ifMatch !== undefined) {
@@ -213,7 +213,7 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
           yield* taskRepo.tasks.insertOne({ ...fields, outbox: [event], outboxPending: true }).pipe(
             Effect.catchTag("DuplicateKey", (error) => Effect.die(error))
           )
-          yield* relay.nudge
+          yield* relay.nudgeDocument("tasks", id)
           return task
         }),
 
