@@ -214,12 +214,14 @@ export const waitForHttp = async (url: string, timeoutMs = 45_000): Promise<void
 export const startService = async (
   entry: string,
   env: Record<string, string>,
-  options: { readonly port?: number; readonly runtime?: "node" | "deno" } = {}
+  options: { readonly port?: number; readonly runtime?: "node" | "deno" | "bundle" } = {}
 ): Promise<ServiceProcess> => {
   const port = options.port ?? await freePort()
   const script = join(repositoryRoot, entry)
   const [command, args] = options.runtime === "deno"
     ? [join(repositoryRoot, "node_modules/.bin/deno"), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--quiet", script]] as const
+    : options.runtime === "bundle"
+    ? [process.execPath, [script]] as const
     : [process.execPath, ["--import", "tsx", script]] as const
   let output = ""
   const child = spawn(command, [...args], {

@@ -68,6 +68,19 @@ describe("npm start (the all-in-one program)", () => {
     }), { timeout: 60_000 })
 })
 
+describe("the bundle (npm run build, what the Docker image runs)", () => {
+  it.live("builds, and the bundled all-in-one program serves the platform end to end on the real servers", () =>
+    Effect.gen(function*() {
+      yield* promise(() => promisify(execFile)(process.execPath, ["infra/scripts/build.mjs"], { cwd: root }))
+      const { url } = yield* Effect.acquireRelease(
+        promise(() => startService("dist/all-in-one.mjs", System.testEnv("bundle"), { runtime: "bundle" })),
+        (started) => promise(started.stop)
+      )
+      expect((yield* promise(() => request(url, "/ready"))).status).toBe(200)
+      yield* smoke(url)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+})
+
 describe("on Deno 2", () => {
   it.live("the all-in-one program runs under Deno on the real servers, end to end", () =>
     Effect.gen(function*() {
