@@ -3,6 +3,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import type { Readiness } from "@herald/domain/Health"
 import { Config, Context, Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import * as Rpc from "./Rpc.ts"
 
 /** How a service reports its readiness: the same report answers `GET /ready` and its `Ready` RPC. */
 export class ServiceReadiness extends Context.Tag("Herald/ServiceReadiness")<ServiceReadiness, Effect.Effect<Readiness>>() {}
@@ -69,3 +70,21 @@ export const serveWithOwnRouter = <A, E, R>(routes: Layer.Layer<A, E, R>) =>
     Layer.provideMerge(routes),
     Layer.provide(Layer.fresh(HttpLayerRouter.layer))
   )
+
+/**
+ * An internal service's HTTP server on `PORT` (default `defaultPort`): its routes, `/health` and `/ready` from its
+ * readiness, and the shared-secret guard of its RPC endpoints.
+ */
+export const serveInternal = <A, E, R, E2, R2>(options: {
+  readonly routes: Layer.Layer<A, E, R>
+  readonly readiness: Layer.Layer<ServiceReadiness, E2, R2>
+  readonly defaultPort: number
+}) =>
+  HttpLayerRouter.serve(
+    Layer.mergeAll(
+      options.routes,
+      healthRoutes.pipe(Layer.provide(options.readiness)),
+      Layer.unwrapEffect(Effect.map(Rpc.RpcSecret, Rpc.secretMiddleware))
+    ),
+    { disableLogger: true }
+  ).pipe(Layer.provide(listen(options.defaultPort)))
