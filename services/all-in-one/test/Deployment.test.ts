@@ -96,6 +96,13 @@ describe("deployment files", () => {
     expect(readFileSync(`${root}infra/rabbitmq/definitions.quorum.json`, "utf8")).toBe(render("quorum"))
   })
 
+  it("flake.nix is a well-formed Nix expression (evaluating it needs nixpkgs, which this machine cannot fetch)", async () => {
+    const nix = findBinary("nix-instantiate")
+    if (nix === undefined) throw new Error("nix-instantiate was not found on PATH (Debian: apt-get install nix-bin)")
+    const { stdout } = await promisify(execFile)(nix, ["--parse", "flake.nix"], { cwd: root })
+    for (const output of ["devShells", "checks", "formatter"]) expect(stdout).toContain(output)
+  })
+
   it("docker-compose.yml is valid with .env.example, and refuses to start without its secrets", async () => {
     const compose = findBinary("docker-compose")
     if (compose === undefined) throw new Error("docker-compose was not found on PATH (Debian: apt-get install docker-compose)")
