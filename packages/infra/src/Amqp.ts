@@ -15,7 +15,7 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
-import { type Delivery, Broker, type Headers, type QueueSpec, type Topology } from "./Broker.ts"
+import { type Delivery, Broker, type Headers, type OutgoingMessage, type QueueSpec, type Topology } from "./Broker.ts"
 import { describeUrl } from "./Mongo.ts"
 import { backoff, forever } from "./Retry.ts"
 
@@ -193,14 +193,7 @@ export const layer = (config: AmqpConfig) =>
       const awaitLive = (timeout: Duration.Duration): Effect.Effect<Live, DependencyUnavailable> =>
         nextLive.pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => unavailable("rabbitmq") }))
 
-      const publish = (message: {
-        readonly exchange: string
-        readonly routingKey: string
-        readonly body: string
-        readonly messageId?: string
-        readonly type?: string
-        readonly headers?: Headers
-      }) =>
+      const publish = (message: OutgoingMessage) =>
         Effect.flatMap(awaitLive(publishWait), (live) =>
           Effect.async<void, DependencyUnavailable>((resume) => {
             try {
