@@ -74,7 +74,7 @@ export const run = (options: RelayOptions) =>
     const scanEveryMs = Duration.toMillis(options.scanEvery ?? "1 second")
     /** Documents written here since the last round, by source name. */
     const hints = new Map<string, Set<string>>()
-    let hinted = 0
+    const hinted = () => [...hints.values()].reduce((total, ids) => total + ids.size, 0)
     let lastScan = 0
 
     const publish = (event: DomainEventEncoded) =>
@@ -104,7 +104,6 @@ export const run = (options: RelayOptions) =>
     const relayHinted = Effect.suspend(() => {
       const taken = new Map(hints)
       hints.clear()
-      hinted = 0
       return Effect.forEach(options.sources, (source) => {
         const ids = [...(taken.get(source.name) ?? [])]
         const lookup = source.pendingOne
@@ -119,12 +118,11 @@ export const run = (options: RelayOptions) =>
 
     const round = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const lookupOnly = hinted > 0 && now - lastScan < scanEveryMs &&
+      const lookupOnly = hinted() > 0 && now - lastScan < scanEveryMs &&
         options.sources.every((source) => source.pendingOne !== undefined || !hints.has(source.name))
       if (lookupOnly) return yield* relayHinted
       lastScan = now
       hints.clear()
-      hinted = 0
       return yield* scan
     })
 
@@ -132,12 +130,11 @@ export const run = (options: RelayOptions) =>
     yield* Effect.gen(function*() {
       if (!(yield* SubscriptionRef.get(lease.leading))) {
         hints.clear()
-        hinted = 0
         return yield* Effect.sleep("1 second")
       }
       const relayed = yield* round
       // A full batch means more may be waiting: go again at once; otherwise wait to be nudged, or poll.
-      if (relayed < batchSize && hinted === 0) {
+      if (relayed < batchSize && hints.size === 0) {
         const nudged = yield* Queue.take(wake).pipe(Effect.timeout(idle), Effect.option)
         // Woken by the idle timer: the next round is a scan.
         if (Option.isNone(nudged)) lastScan = 0
@@ -153,12 +150,8 @@ export const run = (options: RelayOptions) =>
       nudge,
       nudgeDocument: (source: string, id: string) =>
         Effect.suspend(() => {
-          const ids = hints.get(source) ?? new Set<string>()
-          hints.set(source, ids)
-          if (!ids.has(id) && hinted < batchSize * 10) {
-            ids.add(id)
-            hinted += 1
-          }
+          // Bounded: past it, the next scan finds the rest.
+          if (hinted() < batchSize * 10) hints.set(source, (hints.get(source) ?? new Set<string>()).add(id))
           return nudge
         })
     }
