@@ -12,7 +12,6 @@ import { promisify } from "node:util"
  */
 
 const run = promisify(execFile)
-const readFileSyncText = (path: string) => readFileSync(path, "utf8")
 
 /** A free TCP port on loopback (the kernel's pick, released before the caller binds it). */
 export const freePort = (): Promise<number> =>
@@ -302,7 +301,7 @@ export const startNginx = async (upstreams: ReadonlyArray<string>): Promise<Serv
     port,
     accessLog: () => {
       try {
-        return readFileSyncText(join(dir, "access.log")).split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as Record<string, unknown>)
+        return readFileSync(join(dir, "access.log"), "utf8").split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as Record<string, unknown>)
       } catch {
         return []
       }
