@@ -1,4 +1,3 @@
-import { NodeHttpClient } from "@effect/platform-node"
 import * as Logging from "@herald/infra/Logging"
 import * as Main from "@herald/infra/Main"
 import * as Platform from "@herald/infra/Platform"
@@ -6,7 +5,7 @@ import { Layer } from "effect"
 import { Herald } from "./Herald.ts"
 
 Herald.pipe(
-  Layer.provide([Platform.store, Platform.broker, Platform.redisCapabilities, NodeHttpClient.layerUndici]),
+  Layer.provide([Platform.store, Platform.broker, Platform.redisCapabilities]),
   Layer.provide(Logging.layer),
   (app) => Main.run("herald", app)
 )

@@ -1,5 +1,4 @@
 import { HttpApiScalar, HttpLayerRouter, HttpServerResponse } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import { HeraldApi } from "@herald/domain/Api"
 import { prometheus } from "@herald/infra/Metrics"
 import { Effect, Layer } from "effect"
@@ -48,6 +47,5 @@ const Clients = Layer.provideMerge(VerifierLive, Layer.mergeAll(UsersClient.Defa
 
 /** The gateway's routes. Needs `ServiceUrls`, the Redis capabilities (limiter, cache, real-time bus). */
 export const routes = Layer.mergeAll(Api, Docs, Metrics, Edge).pipe(
-  Layer.provide(Clients),
-  Layer.provide(NodeHttpClient.layerUndici)
+  Layer.provide(Clients)
 )

@@ -1,4 +1,3 @@
-import { NodeHttpClient } from "@effect/platform-node"
 import * as Logging from "@herald/infra/Logging"
 import * as Main from "@herald/infra/Main"
 import * as Platform from "@herald/infra/Platform"
@@ -8,7 +7,7 @@ import { Layer } from "effect"
 import * as Notifications from "./Service.ts"
 
 Server.serveInternal({ routes: Notifications.routes, readiness: Notifications.Readiness, defaultPort: 8083 }).pipe(
-  Layer.provide([Platform.store, Platform.broker, Platform.redisCapabilities, ServiceUrls.fromConfig, NodeHttpClient.layerUndici]),
+  Layer.provide([Platform.store, Platform.broker, Platform.redisCapabilities, ServiceUrls.fromConfig]),
   Layer.provide(Logging.layer),
   (app) => Main.run("notifications", app)
 )

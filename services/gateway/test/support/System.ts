@@ -1,5 +1,5 @@
 import { HttpLayerRouter, HttpServer } from "@effect/platform"
-import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { NodeHttpServer } from "@effect/platform-node"
 import { Internal } from "@herald/all-in-one/Herald"
 import * as Logging from "@herald/infra/Logging"
 import * as Platform from "@herald/infra/Platform"
@@ -84,8 +84,7 @@ export const layer = (
     Layer.provide([
       options.slowInserts ? slowInserts(options.slowInserts.collection, options.slowInserts.delay) : Platform.store,
       Platform.broker,
-      Platform.redisCapabilities,
-      NodeHttpClient.layerUndici
+      Platform.redisCapabilities
     ]),
     Layer.provide(Logging.layer),
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
