@@ -160,16 +160,33 @@ export class TokenVerifier extends Context.Tag("Herald/TokenVerifier")<TokenVeri
 /** Never refetch the key set more often than this when tokens name unknown keys: a forged `kid` costs nothing. */
 const defaultRefreshInterval = Duration.seconds(30)
 
+/** How many verified tokens are remembered (a few hundred bytes each). */
+const defaultVerifiedCacheSize = 10_000
+
 /**
  * Verifies access tokens against a key set fetched once from `fetchJwks` and refetched when a token names a key the
  * set lacks (the signer rotated), at most every 30 seconds.
+ *
+ * A token that verified is remembered, by its exact text, until it expires: a client sends the same token with
+ * every request for its whole life, and the signature check was the largest single cost of an authenticated
+ * request. Only a byte-identical token hits; revocation is checked by the caller on every request regardless.
  */
 export const makeVerifier = <E>(
   fetchJwks: Effect.Effect<Jwks, E>,
-  options: { readonly refreshInterval?: Duration.DurationInput } = {}
+  options: { readonly refreshInterval?: Duration.DurationInput; readonly verifiedCacheSize?: number } = {}
 ) =>
   Effect.gen(function*() {
     const refreshInterval = Duration.decode(options.refreshInterval ?? defaultRefreshInterval)
+    const verifiedCacheSize = options.verifiedCacheSize ?? defaultVerifiedCacheSize
+    const verifiedTokens = new Map<string, AccessClaims>()
+    const remember = (token: string, claims: AccessClaims) => {
+      // A Map iterates in insertion order: the first key is the oldest entry.
+      if (verifiedTokens.size >= verifiedCacheSize) {
+        const oldest = verifiedTokens.keys().next()
+        if (oldest.done !== true) verifiedTokens.delete(oldest.value)
+      }
+      verifiedTokens.set(token, claims)
+    }
     const config = yield* JwtConfig
     let keySet: { readonly keys: ReturnType<typeof jose.createLocalJWKSet>; readonly fetchedAt: number } | undefined
     const refresh = (force: boolean) =>
@@ -197,6 +214,11 @@ export const makeVerifier = <E>(
     return TokenVerifier.of({
       verify: (token) =>
         Effect.gen(function*() {
+          const known = verifiedTokens.get(token)
+          if (known !== undefined) {
+            if (known.expiresAt * 1000 > (yield* Clock.currentTimeMillis)) return known
+            verifiedTokens.delete(token)
+          }
           const keys = yield* refresh(false).pipe(Effect.mapError(() => invalid("cannot verify tokens right now")))
           const verified = yield* check(token, keys).pipe(
             Effect.catchIf(
@@ -211,7 +233,9 @@ export const makeVerifier = <E>(
             onNone: () => Effect.fail(invalid("invalid access token")),
             onSome: Effect.succeed
           })
-          return { userId: claims.sub, familyId: claims.fid, tokenId: claims.jti, expiresAt: claims.exp }
+          const accepted: AccessClaims = { userId: claims.sub, familyId: claims.fid, tokenId: claims.jti, expiresAt: claims.exp }
+          remember(token, accepted)
+          return accepted
         })
     })
   })

@@ -50,6 +50,18 @@ describe("access tokens", () => {
       expect((yield* Effect.flip(verifier.verify(forged)))._tag).toBe("Unauthorized")
     }))
 
+  it.live("a token that verified before does not vouch for an altered copy of itself", () =>
+    Effect.gen(function*() {
+      const { signer, verifier } = yield* setup()
+      const { token } = yield* signer.sign({ userId, familyId })
+      expect((yield* verifier.verify(token)).userId).toBe(userId)
+      expect((yield* verifier.verify(token)).userId).toBe(userId)
+      const [header, , signature] = token.split(".")
+      const forged = `${header}.${b64({ ...claimsOf(token), fid: "fam_01M83N7SH1Q5E1V97AQMMD2000" })}.${signature}`
+      expect((yield* Effect.flip(verifier.verify(forged)))._tag).toBe("Unauthorized")
+      expect((yield* Effect.flip(verifier.verify(`${token}x`)))._tag).toBe("Unauthorized")
+    }))
+
   it.live("`alg: none` and HS256 signed with the public key are rejected", () =>
     Effect.gen(function*() {
       const { signer, verifier } = yield* setup()
@@ -81,10 +93,11 @@ describe("access tokens", () => {
       expect((yield* Effect.flip(verifier.verify(yield* sign(base, "JWT"))))._tag).toBe("Unauthorized")
     }))
 
-  it.live("an expired token of the real key says so", () =>
+  it.live("an expired token of the real key says so, even though it verified (and was remembered) before", () =>
     Effect.gen(function*() {
       const { signer, verifier } = yield* setup({ ACCESS_TOKEN_TTL: "1 seconds" })
       const { token } = yield* signer.sign({ userId, familyId })
+      expect((yield* verifier.verify(token)).userId).toBe(userId)
       // Expired, and past the five seconds of tolerated clock skew.
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 6_500)))
       const error = yield* Effect.flip(verifier.verify(token))
