@@ -17,7 +17,8 @@ export class VersionedCache extends Context.Tag("Herald/VersionedCache")<Version
   readonly remove: (key: string) => Effect.Effect<void, DependencyUnavailable>
   /** A plain marker with a time to live (revoked token families). */
   readonly mark: (key: string, ttl: Duration.Duration) => Effect.Effect<void, DependencyUnavailable>
-  readonly isMarked: (key: string) => Effect.Effect<boolean, DependencyUnavailable>
+  /** Whether the marker is there; `timeout` bounds the wait for Redis (default one second). */
+  readonly isMarked: (key: string, timeout?: Duration.DurationInput) => Effect.Effect<boolean, DependencyUnavailable>
 }>() {}
 
 const putScript = `
@@ -45,7 +46,7 @@ export const layerRedis: Layer.Layer<VersionedCache, never, Redis> = Layer.effec
       remove: (name) => command(() => redis.client.del(key(name))).pipe(Effect.asVoid),
       mark: (name, ttl) =>
         command(() => redis.client.set(key(name), "1", "PX", Duration.toMillis(ttl))).pipe(Effect.asVoid),
-      isMarked: (name) => command(() => redis.client.exists(key(name))).pipe(Effect.map((count) => count > 0))
+      isMarked: (name, timeout) => command(() => redis.client.exists(key(name)), timeout).pipe(Effect.map((count) => count > 0))
     })
   })
 )

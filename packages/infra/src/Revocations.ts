@@ -15,5 +15,8 @@ export const markRevoked = (
   accessTokenTtl: Duration.Duration
 ): Effect.Effect<void, DependencyUnavailable> => cache.mark(key(familyId), accessTokenTtl)
 
-export const isRevoked = (cache: VersionedCache["Type"], familyId: string): Effect.Effect<boolean, DependencyUnavailable> =>
-  cache.isMarked(key(familyId))
+export const isRevoked = (
+  cache: VersionedCache["Type"],
+  familyId: string,
+  timeout?: Duration.DurationInput
+): Effect.Effect<boolean, DependencyUnavailable> => cache.isMarked(key(familyId), timeout)

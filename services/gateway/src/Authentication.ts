@@ -19,8 +19,7 @@ export const authenticate = (token: string) =>
     const verifier = yield* TokenVerifier
     const cache = yield* VersionedCache
     const claims: AccessClaims = yield* verifier.verify(token)
-    const revoked = yield* isRevoked(cache, claims.familyId).pipe(
-      Effect.timeout("150 millis"),
+    const revoked = yield* isRevoked(cache, claims.familyId, "150 millis").pipe(
       Effect.catchAll((error) =>
         Effect.as(Effect.logWarning("cannot check token revocation (Redis unavailable); accepting the token", error), false)
       )

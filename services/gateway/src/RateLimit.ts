@@ -97,7 +97,8 @@ export const makeRateLimit = Effect.gen(function*() {
       }
       const outcome = yield* Effect.forEach(checks, ([policy, key]) =>
         Effect.map(limiter.hit(key, policy.limit, policy.windowSeconds * 1000), (decision) => [policy, decision] as const), {
-        concurrency: "unbounded"
+        // One check (the common case) runs on this fiber; only the auth routes' several checks fork.
+        concurrency: checks.length === 1 ? 1 : "unbounded"
       }).pipe(Effect.either)
       if (outcome._tag === "Left") {
         yield* Metric.increment(failOpen)
