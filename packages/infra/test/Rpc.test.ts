@@ -3,7 +3,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Rpc as RpcDefinition, RpcGroup, RpcSerialization } from "@effect/rpc"
 import { describe, expect, it } from "@effect/vitest"
 import { freePort } from "@herald/testing/Processes"
-import { Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
+import { Duration, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
 import fc from "fast-check"
 import { createServer } from "node:http"
 import * as Rpc from "../src/Rpc.ts"
@@ -43,8 +43,11 @@ class Echo extends Schema.TaggedRequest<Echo>()("Echo", {
 const EchoRpc = RpcGroup.make(RpcDefinition.fromTaggedRequest(Echo))
 
 /** A service hosting `EchoRpc` behind the shared secret on `port`, until `scope` closes. */
-const serveEcho = (port: number, secret: Redacted.Redacted, scope: Scope.Scope) => {
-  const handlers = EchoRpc.toLayer({ Echo: ({ delayMs, text }) => Effect.as(Effect.sleep(delayMs), { text }) })
+const serveEcho = (port: number, secret: Redacted.Redacted, scope: Scope.Scope, interrupted: Array<string> = []) => {
+  const handlers = EchoRpc.toLayer({
+    Echo: ({ delayMs, text }) =>
+      Effect.as(Effect.sleep(delayMs), { text }).pipe(Effect.onInterrupt(() => Effect.sync(() => interrupted.push(text))))
+  })
   const routes = Layer.mergeAll(Rpc.host(EchoRpc, "/rpc/echo").pipe(Layer.provide(handlers)), Rpc.secretMiddleware(Option.some(secret)))
   return HttpLayerRouter.serve(routes, { disableLogger: true }).pipe(
     Layer.provide(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })),
@@ -52,8 +55,8 @@ const serveEcho = (port: number, secret: Redacted.Redacted, scope: Scope.Scope) 
   )
 }
 
-const echoClient = (port: number, secret: Redacted.Redacted) =>
-  Rpc.client(EchoRpc, { url: `http://127.0.0.1:${port}/rpc/echo`, secret: Option.some(secret) })
+const echoClient = (port: number, secret: Redacted.Redacted, deadline: Duration.DurationInput = "30 seconds") =>
+  Rpc.client(EchoRpc, { url: `http://127.0.0.1:${port}/rpc/echo`, secret: Option.some(secret), deadline })
 
 describe("RPC transport (one WebSocket per client)", () => {
   it.scopedLive("concurrent calls share the socket and each gets its own answer; a wrong secret is refused", () =>
@@ -98,4 +101,26 @@ describe("RPC transport (one WebSocket per client)", () => {
       yield* serveEcho(port, secret, yield* Effect.scope)
       expect((yield* call).text).toBe("hello")
     }), { timeout: 30_000 })
+
+  it.scopedLive("a call not answered within its deadline ends in a 503, the service is told to stop it, and others go on", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const secret = Redacted.make("the shared secret")
+      const interrupted: Array<string> = []
+      yield* serveEcho(port, secret, yield* Effect.scope, interrupted)
+      const client = yield* echoClient(port, secret, "1 second")
+      const started = Date.now()
+      const [slow, quick] = yield* Effect.all([
+        Effect.flip(Rpc.call("echo")(client.Echo({ text: "slow", delayMs: 10_000 }))),
+        Rpc.call("echo")(client.Echo({ text: "quick", delayMs: 100 }))
+      ], { concurrency: "unbounded" })
+      expect(slow).toMatchObject({ _tag: "DependencyUnavailable", message: "the echo service timed out" })
+      // Checked once a second: between the deadline and a second past it.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000)
+      expect(Date.now() - started).toBeLessThan(3_000)
+      expect(quick.text).toBe("quick")
+      yield* Effect.sleep("200 millis")
+      expect(interrupted).toEqual(["slow"])
+      expect((yield* Rpc.call("echo")(client.Echo({ text: "after", delayMs: 0 }))).text).toBe("after")
+    }))
 })
