@@ -19,6 +19,7 @@ export const NotificationDoc = Schema.Struct({
 })
 export type NotificationDoc = typeof NotificationDoc.Type
 
+/** Its fields were validated on the way in (decoded from the store, or from a request): the Notification constructor does not check them again. */
 export const toNotification = (doc: NotificationDoc): Notification =>
   new Notification({
     id: doc._id,
@@ -28,7 +29,7 @@ export const toNotification = (doc: NotificationDoc): Notification =>
     data: doc.data,
     read: doc.read,
     createdAt: doc.createdAt
-  })
+  }, true)
 
 const isNotificationId = Schema.is(NotificationId)
 

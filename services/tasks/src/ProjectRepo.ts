@@ -37,6 +37,7 @@ export type CountersDoc = typeof CountersDoc.Type
 
 const isProjectId = Schema.is(ProjectId)
 
+/** Its fields were validated on the way in (decoded from the store, or from a request): the Project constructor does not check them again. */
 export const toProject = (doc: ProjectDoc, counts: TaskCounts): Project =>
   new Project({
     id: doc._id,
@@ -45,7 +46,7 @@ export const toProject = (doc: ProjectDoc, counts: TaskCounts): Project =>
     taskCounts: counts,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt
-  })
+  }, true)
 
 export class ProjectRepo extends Effect.Service<ProjectRepo>()("Herald/ProjectRepo", {
   scoped: Effect.gen(function*() {

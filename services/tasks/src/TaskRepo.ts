@@ -26,6 +26,7 @@ export const TaskDoc = Schema.Struct({
 })
 export type TaskDoc = typeof TaskDoc.Type
 
+/** Its fields were validated on the way in (decoded from the store, or from a request): the Task constructor does not check them again. */
 export const toTask = (doc: TaskDoc): Task =>
   new Task({
     id: doc._id,
@@ -38,7 +39,7 @@ export const toTask = (doc: TaskDoc): Task =>
     version: doc.version,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt
-  })
+  }, true)
 
 const isTaskId = Schema.is(TaskId)
 const isProjectId = Schema.is(ProjectId)
