@@ -25,7 +25,8 @@ export type EdgeConfig = Config.Config.Success<typeof EdgeConfig>
 const json = (status: number, message: string, details?: unknown, headers: Record<string, string> = {}) =>
   HttpServerResponse.unsafeJson(errorBody(status, message, details), { status, headers })
 
-const pathOf = (url: string) => {
+/** The path of a request URL, without its query string. */
+export const pathOf = (url: string) => {
   const query = url.indexOf("?")
   return query === -1 ? url : url.slice(0, query)
 }

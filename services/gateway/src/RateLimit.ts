@@ -3,6 +3,7 @@ import { errorBody } from "@herald/domain/ApiError"
 import { RateLimiter, type Decision } from "@herald/infra/RateLimiter"
 import { Clock, Config, Duration, Effect, Metric, Option } from "effect"
 import { clientAddress, limitKey } from "./ClientIp.ts"
+import { pathOf } from "./Edge.ts"
 
 export const RateLimitConfig = Config.all({
   max: Config.integer("RATE_LIMIT_MAX").pipe(Config.withDefault(100)),
@@ -27,11 +28,6 @@ const failOpen = Metric.counter("herald_rate_limit_fail_open_total", {
   description: "Requests served without a rate-limit decision because Redis did not answer"
 })
 const rejected = Metric.counter("herald_rate_limit_rejected_total", { description: "Requests refused with 429" })
-
-const pathOf = (url: string) => {
-  const query = url.indexOf("?")
-  return query === -1 ? url : url.slice(0, query)
-}
 
 /** The email of a login or registration body (already read and cached by the body guard), normalised. */
 const emailOf = (request: HttpServerRequest.HttpServerRequest) =>
