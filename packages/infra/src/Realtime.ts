@@ -13,6 +13,9 @@ export class RealtimeBus extends Context.Tag("Herald/RealtimeBus")<RealtimeBus, 
   readonly subscribe: (channel: string) => Effect.Effect<Stream.Stream<string>, never, Scope.Scope>
 }>() {}
 
+/** The channel of a user's real-time messages: the notifications service publishes there, the gateways listen. */
+export const userChannel = (userId: string) => `user:${userId}`
+
 /** What one listener may have waiting before the oldest are dropped: a stalled socket must not hold memory. */
 const listenerBacklog = 512
 

@@ -2,7 +2,7 @@ import { DomainEvent } from "@herald/domain/Events"
 import { newNotificationId } from "@herald/domain/Ids"
 import { Notification } from "@herald/domain/Notification"
 import * as ConsumerPool from "@herald/infra/ConsumerPool"
-import { RealtimeBus } from "@herald/infra/Realtime"
+import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { Clock, Effect, Schema } from "effect"
 import { NotificationsTopology } from "./Messaging.ts"
 import { NotificationRepo, toNotification } from "./NotificationRepo.ts"
@@ -12,9 +12,6 @@ const decodeEvent = Schema.decodeUnknown(Schema.parseJson(DomainEvent))
 const encodePush = Schema.encodeSync(
   Schema.parseJson(Schema.Struct({ type: Schema.Literal("notification"), notification: Notification }))
 )
-
-/** Real-time channel of a user's notifications (the gateways listen there). */
-export const userChannel = (userId: string) => `user:${userId}`
 
 /**
  * The heart of the platform: every domain event that concerns a user becomes exactly one notification (the event

@@ -5,13 +5,10 @@ import { NotificationId } from "@herald/domain/Ids"
 import { Notification, StreamMessage } from "@herald/domain/Notification"
 import type { VersionedCache } from "@herald/infra/Cache"
 import type { TokenVerifier } from "@herald/infra/Jwt"
-import { RealtimeBus } from "@herald/infra/Realtime"
+import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { Clock, Config, Duration, Effect, Fiber, Option, Schedule, Schema, Stream } from "effect"
 import { authenticate } from "../Authentication.ts"
 import { callNotifications, NotificationsClient } from "@herald/infra/ServiceClients"
-
-/** Realtime channel of a user: the notifications service publishes there, the gateways listen. */
-export const userChannel = (userId: string) => `user:${userId}`
 
 export const StreamConfig = Config.duration("STREAM_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(25)))
 
