@@ -8,8 +8,6 @@ import fc from "fast-check"
 import { createServer } from "node:http"
 import * as Rpc from "../src/Rpc.ts"
 
-const { ndjson } = Rpc
-
 const decodeInPieces = (serialization: RpcSerialization.RpcSerialization["Type"], text: string, cuts: ReadonlyArray<number>) => {
   const parser = serialization.unsafeMake()
   const bytes = new TextEncoder().encode(text)
@@ -23,14 +21,14 @@ describe("RPC framing (NDJSON)", () => {
     const message = fc.record({ id: fc.string(), title: fc.string({ unit: "grapheme" }) })
     fc.assert(fc.property(fc.array(message, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 8 }), (messages, cuts) => {
       const text = messages.map((m) => `${JSON.stringify(m)}\n`).join("")
-      expect(decodeInPieces(ndjson, text, cuts)).toEqual(messages)
+      expect(decodeInPieces(Rpc.ndjson, text, cuts)).toEqual(messages)
     }))
   })
 
   it("the stock decoder of @effect/rpc mangles a character cut in two (why Herald has its own)", () => {
     const text = `${JSON.stringify({ title: "🚀" })}\n`
     const cut = new TextEncoder().encode(text).indexOf(0xf0) + 2
-    expect(decodeInPieces(ndjson, text, [cut])).toEqual([{ title: "🚀" }])
+    expect(decodeInPieces(Rpc.ndjson, text, [cut])).toEqual([{ title: "🚀" }])
     expect(decodeInPieces(RpcSerialization.ndjson, text, [cut])).not.toEqual([{ title: "🚀" }])
   })
 })
