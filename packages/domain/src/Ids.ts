@@ -57,9 +57,25 @@ export type EventId = typeof EventId.Type
 export const FamilyId = idSchema(prefixes.family, "FamilyId")
 export type FamilyId = typeof FamilyId.Type
 
+/** The next random part in base32 order, or `undefined` when it is all `Z`. */
+const incrementRandom = (random: string): string | undefined => {
+  for (let i = random.length - 1; i >= 0; i--) {
+    const digit = alphabet.indexOf(random.charAt(i))
+    if (digit < alphabet.length - 1) return random.slice(0, i) + alphabet.charAt(digit + 1) + alphabet.charAt(0).repeat(random.length - i - 1)
+  }
+  return undefined
+}
+
 const generator = <A>(prefix: string, schema: Schema.Schema<A, string>): Effect.Effect<A> => {
   const make = Schema.decodeSync(schema)
-  return Effect.map(Clock.currentTimeMillis, (now) => make(`${prefix}_${ulidAt(now)}`))
+  // Monotonic within the process (ULID's monotonic mode): ids made in one millisecond, as a batch of notifications
+  // is, still sort in the order they were made; a clock that steps back does not reorder them either.
+  let last = { millis: -1, random: "" }
+  return Effect.map(Clock.currentTimeMillis, (now) => {
+    const next = now > last.millis ? undefined : incrementRandom(last.random)
+    last = next === undefined ? { millis: Math.max(now, last.millis + 1), random: encodeRandom() } : { millis: last.millis, random: next }
+    return make(`${prefix}_${encodeTime(last.millis)}${last.random}`)
+  })
 }
 
 /** Fresh ids, stamped with the current `Clock` time. */
