@@ -238,8 +238,8 @@ const makeCollection = <Doc extends Document, Encoded extends object>(spec: Coll
     insertOne: (doc) => Effect.suspend(() => insert(doc) ? Effect.void : Effect.fail(new DuplicateKey({ collection: name }))),
     insertMany: (docs) =>
       Effect.sync(() => {
-        const inserted = docs.filter(insert).length
-        return { inserted, duplicates: docs.length - inserted }
+        const duplicates = docs.flatMap((doc, index) => (insert(doc) ? [] : [index]))
+        return { inserted: docs.length - duplicates.length, duplicates }
       }),
     findOne: (filter) => Effect.sync(() => Option.map(Option.fromNullable(query(filter)[0]), toDoc)),
     find: (filter, options) => Effect.sync(() => select(filter, options).map(toDoc)),

@@ -92,6 +92,11 @@ const isTransient = (error: unknown): boolean =>
 const isDuplicate = (error: unknown): boolean =>
   error instanceof MongoServerError && (error.code === 11000 || (error.code === 1 && /duplicate/i.test(error.message)))
 
+/** One skipped document of an unordered bulk insert, when a unique index refused it. */
+const isDuplicateWriteError = (writeError: unknown): writeError is { readonly index: number } =>
+  typeof writeError === "object" && writeError !== null && "index" in writeError && typeof writeError.index === "number" &&
+  "code" in writeError && writeError.code === 11000
+
 class MongoDefect extends Data.TaggedError("MongoDefect")<{ readonly cause: unknown }> {}
 
 const classify = (collection: string) => (error: unknown) =>
@@ -139,18 +144,21 @@ const makeCollection = <Doc extends Document, Encoded extends object>(
     insertOne: (doc) => Effect.flatMap(toRow(doc), (row) => runWrite(name, () => raw.insertOne(row))).pipe(Effect.asVoid),
     insertMany: (docs) =>
       docs.length === 0
-        ? Effect.succeed({ inserted: 0, duplicates: 0 })
+        ? Effect.succeed({ inserted: 0, duplicates: [] })
         : Effect.flatMap(Effect.forEach(docs, toRow), (rows) =>
           Effect.tryPromise({
             try: () => raw.insertMany(rows, { ordered: false }).then((result) => result.insertedCount),
             catch: (error) => error
           }).pipe(
-            Effect.map((inserted) => ({ inserted, duplicates: 0 })),
+            Effect.map((inserted) => ({ inserted, duplicates: [] })),
             Effect.catchAll((error) => {
               // An unordered bulk insert reports the duplicates it skipped and inserts the rest.
               if (error instanceof MongoServerError && "insertedCount" in error && Array.isArray(error.writeErrors)) {
-                const duplicates = error.writeErrors.length
-                return Effect.succeed({ inserted: rows.length - duplicates, duplicates })
+                const writeErrors: ReadonlyArray<unknown> = error.writeErrors
+                const duplicates = writeErrors.flatMap((writeError) =>
+                  isDuplicateWriteError(writeError) ? [writeError.index] : []
+                ).sort((a, b) => a - b)
+                if (duplicates.length === writeErrors.length) return Effect.succeed({ inserted: rows.length - duplicates.length, duplicates })
               }
               const classified = classify(name)(error)
               return classified._tag === "DependencyUnavailable" ? Effect.fail(classified) : Effect.die(error)

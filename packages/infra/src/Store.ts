@@ -75,10 +75,13 @@ export interface FindOptions<Doc> {
 export interface Collection<Doc extends Document> {
   readonly name: string
   readonly insertOne: (doc: Doc) => Effect.Effect<void, DuplicateKey | DependencyUnavailable>
-  /** Unordered: every document that does not break a unique index is inserted. */
+  /**
+   * Unordered: every document that does not break a unique index is inserted; `duplicates` lists the positions (in
+   * `docs`) of those that did, ascending.
+   */
   readonly insertMany: (
     docs: ReadonlyArray<Doc>
-  ) => Effect.Effect<{ readonly inserted: number; readonly duplicates: number }, DependencyUnavailable>
+  ) => Effect.Effect<{ readonly inserted: number; readonly duplicates: ReadonlyArray<number> }, DependencyUnavailable>
   readonly findOne: (filter: Filter<Doc>) => Effect.Effect<Option.Option<Doc>, DependencyUnavailable>
   readonly find: (
     filter: Filter<Doc>,

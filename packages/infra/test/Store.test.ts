@@ -145,11 +145,12 @@ const contract = (name: string, store: Layer.Layer<DocumentStore>) =>
       Effect.gen(function*() {
         const items = yield* open("bulk")
         yield* items.insertOne(item("b1"))
-        const result = yield* items.insertMany([item("b1"), item("b2"), item("b3")])
-        expect(result).toEqual({ inserted: 2, duplicates: 1 })
+        yield* items.insertOne(item("b3"))
+        const result = yield* items.insertMany([item("b1"), item("b2"), item("b3"), item("b4")])
+        expect(result).toEqual({ inserted: 2, duplicates: [0, 2] })
         expect(yield* items.deleteOne({ _id: "b2" })).toBe(1)
         expect(yield* items.deleteOne({ _id: "b2" })).toBe(0)
-        expect(yield* items.deleteMany({ owner: "ann" })).toBe(2)
+        expect(yield* items.deleteMany({ owner: "ann" })).toBe(3)
         expect(yield* items.count({})).toBe(0)
       }))
 
