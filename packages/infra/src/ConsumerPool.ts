@@ -1,5 +1,6 @@
 import {
   Cause,
+  Chunk,
   Config,
   Data,
   type Duration,
@@ -33,6 +34,9 @@ import type { ConsumerQueues } from "./Topology.ts"
  *   workers is parked after `maxAttempts` crashes.
  * - Acknowledgement happens only after the handler succeeded or the message was re-published (with confirm) to a
  *   retry or dead-letter queue, so a crash at any point leads to redelivery, never to loss.
+ * - Batches (optional `handleMany`): a worker that finds more messages waiting in its mailbox hands them over
+ *   together, in mailbox order (one database write for many messages). Should the batch fail in any way, each of
+ *   its messages is handled again on its own, with the rules above; handlers are idempotent, so that is safe.
  * - Shutdown: stop taking messages, let in-flight ones finish and be acknowledged, then close.
  */
 
@@ -49,6 +53,8 @@ export interface PoolOptions<E> {
   /** The ordering key of a message (a user id); messages without one are spread by message id. */
   readonly keyOf: (delivery: Delivery) => string | undefined
   readonly handle: (delivery: Delivery) => Effect.Effect<void, E | Poison>
+  /** Handles several deliveries at once, in order; the same outcome as `handle` on each, in order. */
+  readonly handleMany?: (deliveries: ReadonlyArray<Delivery>) => Effect.Effect<void, unknown>
   /** How long shutdown waits for in-flight messages before leaving them to redelivery. */
   readonly drainTimeout?: Duration.DurationInput
 }
@@ -220,7 +226,43 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
     const mailboxes = yield* Effect.forEach(Array.from({ length: options.workers }), () =>
       Effect.acquireRelease(Queue.bounded<Delivery>(options.mailboxSize), Queue.shutdown))
 
-    const worker = (mailbox: Queue.Queue<Delivery>) => Queue.take(mailbox).pipe(Effect.flatMap(process), Effect.forever)
+    /** Several deliveries through `handleMany`; on any failure, each on its own through `process`. */
+    const processMany = (deliveries: ReadonlyArray<Delivery>, handleMany: (ds: ReadonlyArray<Delivery>) => Effect.Effect<void, unknown>) =>
+      Effect.gen(function*() {
+        // A message that has crashed a worker before is not risked in a batch again.
+        const suspect = deliveries.some((delivery) => crashes.has(delivery.messageId ?? delivery.body))
+        const exit = suspect ? undefined : yield* Effect.exit(handleMany(deliveries))
+        if (exit !== undefined && Exit.isSuccess(exit)) {
+          yield* Effect.forEach(deliveries, (delivery) => delivery.ack, { discard: true })
+          yield* track({ handled: deliveries.length, inFlight: -deliveries.length })
+          return yield* Metric.incrementBy(metrics.handled, deliveries.length)
+        }
+        if (exit !== undefined && Cause.isInterruptedOnly(exit.cause)) {
+          return yield* track({ inFlight: -deliveries.length }).pipe(Effect.zipRight(Effect.failCause(exit.cause)))
+        }
+        for (const [index, delivery] of deliveries.entries()) {
+          // A worker killed midway: the deliveries not reached yet go back to the broker with the one that killed it.
+          yield* process(delivery).pipe(
+            Effect.onError(() =>
+              Effect.forEach(deliveries.slice(index + 1), (rest) => rest.requeue.pipe(Effect.zipRight(track({ inFlight: -1 }))), {
+                discard: true
+              })
+            )
+          )
+        }
+      })
+
+    const handleMany = options.handleMany
+    const worker = (mailbox: Queue.Queue<Delivery>) =>
+      Queue.take(mailbox).pipe(
+        Effect.flatMap((first) =>
+          handleMany === undefined
+            ? process(first)
+            : Effect.flatMap(Queue.takeAll(mailbox), (rest) =>
+              Chunk.isEmpty(rest) ? process(first) : processMany([first, ...rest], handleMany))
+        ),
+        Effect.forever
+      )
     /** Messages waiting in mailboxes right now (the bounded in-process queue). */
     // `Queue.size` counts waiting takers as negative: an idle worker's empty mailbox is -1.
     const queuedNow = Effect.map(Effect.forEach(mailboxes, Queue.size), (sizes) => sizes.reduce((a, b) => a + Math.max(0, b), 0))

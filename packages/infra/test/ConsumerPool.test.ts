@@ -125,6 +125,54 @@ const suite = (name: string, broker: Layer.Layer<Broker, unknown>) =>
         yield* parked?.ack ?? Effect.void
       }))
 
+    it.scoped("with handleMany, waiting messages go together in order; a failed batch is handled again one by one", () =>
+      Effect.gen(function*() {
+        const { broker, publish, queues } = yield* setup("batch")
+        const seen = yield* Ref.make<ReadonlyArray<readonly [string, number]>>([])
+        const batchSizes = yield* Ref.make<ReadonlyArray<number>>([])
+        const record = (d: { readonly body: string }) =>
+          Ref.update(seen, (all) => [...all, [String(keyOf(d)), Number(field(d.body, "seq"))] as const])
+        const pool = yield* ConsumerPool.run({
+          name: "batch",
+          queues,
+          prefetch: 40,
+          workers: 2,
+          mailboxSize: 8,
+          maxAttempts: 3,
+          keyOf,
+          // Both slow enough for mailboxes to fill; handleMany refuses, as a whole, any batch holding the bad message.
+          handle: (d) =>
+            field(d.body, "bad") === true
+              ? Effect.fail(new ConsumerPool.Poison({ reason: "bad one" }))
+              : Effect.zipRight(Effect.sleep("20 millis"), record(d)),
+          handleMany: (ds) =>
+            Effect.gen(function*() {
+              yield* Ref.update(batchSizes, (sizes) => [...sizes, ds.length])
+              yield* Effect.sleep("20 millis")
+              if (ds.some((d) => field(d.body, "bad") === true)) return yield* Effect.fail("a bad message in the batch")
+              yield* Effect.forEach(ds, record, { discard: true })
+            })
+        })
+        const keys = ["a", "b", "c"]
+        yield* Effect.forEach(Array.from({ length: 40 }, (_, seq) => seq), (seq) =>
+          Effect.forEach(keys, (key) => publish(key, { seq, bad: key === "b" && seq === 17 }, `${key}-${seq}`)), {
+          discard: true
+        })
+        yield* poll(pool.stats, (s) => s.handled === 119 && s.deadLettered === 1)
+        const all = yield* Ref.get(seen)
+        expect(all).toHaveLength(119)
+        for (const key of keys) {
+          const expected = Array.from({ length: 40 }, (_, i) => i).filter((seq) => !(key === "b" && seq === 17))
+          expect(all.filter(([k]) => k === key).map(([, seq]) => seq)).toEqual(expected)
+        }
+        expect(Math.max(...(yield* Ref.get(batchSizes)))).toBeGreaterThan(1)
+        const dead = yield* broker.consume(queues.dlq, { prefetch: 5 })
+        const [parked] = yield* Stream.runCollect(Stream.take(dead.deliveries, 1)).pipe(Effect.map(Chunk.toArray))
+        expect(parked?.messageId).toBe("b-17")
+        expect(String(parked?.headers["x-death-reason"])).toContain("bad one")
+        yield* parked?.ack ?? Effect.void
+      }))
+
     it.scoped("a worker that dies is restarted and its message is redelivered, not lost", () =>
       Effect.gen(function*() {
         const { publish, queues } = yield* setup("crash")

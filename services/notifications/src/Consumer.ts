@@ -5,7 +5,7 @@ import * as ConsumerPool from "@herald/infra/ConsumerPool"
 import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { Clock, Effect, Schema } from "effect"
 import { NotificationsTopology } from "./Messaging.ts"
-import { NotificationRepo, toNotification } from "./NotificationRepo.ts"
+import { type NotificationDoc, NotificationRepo, toNotification } from "./NotificationRepo.ts"
 import { render } from "./Render.ts"
 
 const decodeEvent = Schema.decodeUnknown(Schema.parseJson(DomainEvent))
@@ -24,27 +24,41 @@ export const runConsumer = Effect.gen(function*() {
   const { notifications } = yield* NotificationsTopology
   const pool = yield* ConsumerPool.PoolConfig
 
-  const handle = (body: string) =>
+  const decode = (body: string) =>
+    decodeEvent(body).pipe(
+      Effect.mapError((error) => new ConsumerPool.Poison({ reason: `not a Herald event: ${error.message.slice(0, 500)}` }))
+    )
+
+  const notificationOf = (event: DomainEvent) =>
     Effect.gen(function*() {
-      const event = yield* decodeEvent(body).pipe(
-        Effect.mapError((error) => new ConsumerPool.Poison({ reason: `not a Herald event: ${error.message.slice(0, 500)}` }))
-      )
-      const rendered = render(event)
-      const doc = {
+      return {
         _id: yield* newNotificationId,
         userId: event.userId,
         eventId: event.id,
-        ...rendered,
+        ...render(event),
         read: false,
         createdAt: new Date(yield* Clock.currentTimeMillis)
       }
-      const stored = yield* repo.insert(doc)
-      // A redelivered event was told already; only a newly stored notification is pushed.
-      if (stored) {
-        yield* bus.publish(userChannel(event.userId), encodePush({ type: "notification", notification: toNotification(doc) })).pipe(
-          Effect.catchAll((error) => Effect.logWarning("real-time push failed; the client catches up on reconnect", error))
-        )
-      }
+    })
+
+  // A redelivered event was told already; only a newly stored notification is pushed.
+  const push = (doc: NotificationDoc) =>
+    bus.publish(userChannel(doc.userId), encodePush({ type: "notification", notification: toNotification(doc) })).pipe(
+      Effect.catchAll((error) => Effect.logWarning("real-time push failed; the client catches up on reconnect", error))
+    )
+
+  const handle = (body: string) =>
+    Effect.gen(function*() {
+      const doc = yield* Effect.flatMap(decode(body), notificationOf)
+      if (yield* repo.insert(doc)) yield* push(doc)
+    })
+
+  /** Several events of one worker's mailbox: one insert for all, then the pushes, in order. */
+  const handleMany = (bodies: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const docs = yield* Effect.forEach(bodies, (body) => Effect.flatMap(decode(body), notificationOf))
+      const stored = yield* repo.insertMany(docs)
+      yield* Effect.forEach(docs, (doc, index) => (stored[index] === true ? push(doc) : Effect.void), { discard: true })
     })
 
   return yield* ConsumerPool.run({
@@ -52,6 +66,7 @@ export const runConsumer = Effect.gen(function*() {
     queues: notifications,
     ...pool,
     keyOf: ConsumerPool.envelopeKey("userId"),
-    handle: (delivery) => handle(delivery.body)
+    handle: (delivery) => handle(delivery.body),
+    handleMany: (deliveries) => handleMany(deliveries.map((delivery) => delivery.body))
   })
 })

@@ -53,6 +53,12 @@ export class NotificationRepo extends Effect.Service<NotificationRepo>()("Herald
           Effect.as(true),
           Effect.catchTag("DuplicateKey", () => Effect.succeed(false))
         ),
+      /** Stores several at once; for each, `false` when its event was already told. */
+      insertMany: (docs: ReadonlyArray<NotificationDoc>) =>
+        Effect.map(notifications.insertMany(docs), ({ duplicates }) => {
+          const told = new Set(duplicates)
+          return docs.map((_, index) => !told.has(index))
+        }),
       list: (userId: UserId, options: { readonly unread?: boolean | undefined; readonly limit: number; readonly cursor?: string | undefined }) =>
         Effect.gen(function*() {
           const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor)

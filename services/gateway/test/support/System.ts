@@ -5,7 +5,7 @@ import * as Logging from "@herald/infra/Logging"
 import * as Platform from "@herald/infra/Platform"
 import { servers, uniqueName } from "@herald/testing/Env"
 import { DocumentStore } from "@herald/infra/Store"
-import { ConfigProvider, Context, type Duration, Effect, Layer } from "effect"
+import { ConfigProvider, Context, Duration, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import * as Gateway from "../../src/Routes.ts"
 
@@ -47,7 +47,7 @@ export const testEnv = (label: string, overrides: Record<string, string> = {}): 
  * The real composition of Herald in this process: the gateway on an ephemeral loopback port in front of the three
  * services, on the run's MongoDB-wire server, Redis and RabbitMQ (or on the embedded twins, for `embedded`).
  */
-/** The store with every insert into `collection` delayed: a slow database, for backpressure tests. */
+/** The store with every insert into `collection` delayed, by `delay` per document: a slow database, for backpressure tests. */
 const slowInserts = (collection: string, delay: Duration.DurationInput) =>
   Layer.effect(
     DocumentStore,
@@ -56,7 +56,13 @@ const slowInserts = (collection: string, delay: Duration.DurationInput) =>
         ...store,
         collection: (spec) =>
           Effect.map(store.collection(spec), (opened) =>
-            spec.name === collection ? { ...opened, insertOne: (doc) => Effect.zipRight(Effect.sleep(delay), opened.insertOne(doc)) } : opened)
+            spec.name === collection
+              ? {
+                ...opened,
+                insertOne: (doc) => Effect.zipRight(Effect.sleep(delay), opened.insertOne(doc)),
+                insertMany: (docs) => Effect.zipRight(Effect.sleep(Duration.times(delay, docs.length)), opened.insertMany(docs))
+              }
+              : opened)
       }))
   ).pipe(Layer.provide(Platform.store))
 
