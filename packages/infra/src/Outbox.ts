@@ -12,6 +12,9 @@ import { forever } from "./Retry.ts"
  * after the broker confirmed them clears them with a compare-and-set on the document's version (a document
  * written again meanwhile keeps its events, and they are published again: at-least-once, which consumers absorb by
  * event id). A broker outage only delays events.
+ *
+ * A round's documents are settled together, in one update per source: on FerretDB any filter other than a bare
+ * `{_id}` scans the collection, so a compare-and-set per document cost a scan per event (see FERRETDB.md).
  */
 
 /** The stored form of the events in an outbox: their JSON encoding, still checked against the event schema. */
@@ -31,15 +34,28 @@ export interface OutboxSource {
   /** Some documents with pending events. */
   readonly pending: (limit: number) => Effect.Effect<ReadonlyArray<PendingDocument>, unknown>
   /**
-   * The document `id` if it has pending events: a lookup by `_id`, which every MongoDB-wire server answers without
-   * a scan (FerretDB scans for any other filter). Lets the relay send a local write's events without a scan.
+   * After publishing: clears the outbox of each document still at its `version` (or removes it, when it was deleted
+   * and its last events are out), in as few writes as the store allows.
    */
-  readonly pendingOne?: (id: string) => Effect.Effect<Option.Option<PendingDocument>, unknown>
-  /**
-   * After publishing: clears the outbox if the document is still at `version` (or removes it, when it was deleted
-   * and its last events are out).
-   */
-  readonly settle: (doc: PendingDocument) => Effect.Effect<void, unknown>
+  readonly settle: (docs: ReadonlyArray<PendingDocument>) => Effect.Effect<void, unknown>
+}
+
+/**
+ * The ids of `docs` grouped by version, for a settle filter with one `{ _id: { $in }, version }` branch per group:
+ * most documents of a batch share a version (new ones are all at 1), so the filter stays short.
+ */
+export const byVersion = <Id extends string>(
+  docs: ReadonlyArray<PendingDocument>,
+  isId: (id: string) => id is Id
+): ReadonlyArray<{ readonly version: number; readonly ids: ReadonlyArray<Id> }> => {
+  const groups = new Map<number, Array<Id>>()
+  for (const doc of docs) {
+    if (!isId(doc.id)) continue
+    const ids = groups.get(doc.version) ?? []
+    ids.push(doc.id)
+    groups.set(doc.version, ids)
+  }
+  return [...groups].map(([version, ids]) => ({ version, ids }))
 }
 
 export interface RelayOptions {
@@ -61,9 +77,9 @@ const failureBackoff = forever({ base: "100 millis", cap: "5 seconds" })
 
 /**
  * Runs the relay until the scope closes. Only the copy holding the lease publishes. `nudge` wakes it at once after a
- * local write; `nudgeDocument` also names the written document, which the relay then fetches by id instead of
- * scanning. The scan still runs when idle and at least every `scanEvery` while busy: it picks up other copies'
- * writes and anything a crash left behind.
+ * local write; `nudgeDocument` also hands it the written document's pending events, which it then publishes without
+ * reading anything. The scan still runs when idle and at least every `scanEvery` while busy: it picks up other
+ * copies' writes and anything a crash left behind.
  */
 export const run = (options: RelayOptions) =>
   Effect.gen(function*() {
@@ -72,9 +88,9 @@ export const run = (options: RelayOptions) =>
     const wake = yield* Queue.sliding<void>(1)
     const batchSize = options.batchSize ?? 200
     const scanEveryMs = Duration.toMillis(options.scanEvery ?? "1 second")
-    /** Documents written here since the last round, by source name. */
-    const hints = new Map<string, Set<string>>()
-    const hinted = () => [...hints.values()].reduce((total, ids) => total + ids.size, 0)
+    /** Documents written here since the last round, by source name, then id: the newest pending state of each. */
+    const hints = new Map<string, Map<string, PendingDocument>>()
+    const hinted = () => [...hints.values()].reduce((total, docs) => total + docs.size, 0)
     let lastScan = 0
 
     const publish = (event: DomainEventEncoded) =>
@@ -86,41 +102,99 @@ export const run = (options: RelayOptions) =>
         type: event.type
       })
 
+    /**
+     * Published and waiting to be settled, by source name, then id. Settling is bookkeeping off the delivery path:
+     * a separate fiber does it, a batch at a time, so publishing never waits for it (on FerretDB each settled
+     * document costs a table scan). Scans skip these documents meanwhile, so they are not published again.
+     */
+    const unsettled = new Map<string, Map<string, PendingDocument>>()
+    const unsettledCount = () => [...unsettled.values()].reduce((total, docs) => total + docs.size, 0)
+    const settleWake = yield* Queue.sliding<void>(1)
+    /** Past this many, publishing waits for settling to catch up (memory stays bounded). */
+    const unsettledLimit = batchSize * 50
+    const isUnsettled = (source: OutboxSource, doc: PendingDocument) =>
+      (unsettled.get(source.name)?.get(doc.id)?.version ?? -1) >= doc.version
+
     // Publishes are issued in order on one confirm channel, so the events of each document leave in order; the
-    // confirms are awaited together.
-    const relay = (source: OutboxSource, doc: PendingDocument) =>
-      Effect.forEach(doc.events, publish, { concurrency: "unbounded", discard: true }).pipe(
-        Effect.zipRight(Metric.incrementBy(published, doc.events.length)),
-        Effect.zipRight(options.lock.withLock(doc.id)(source.settle(doc)))
-      )
+    // confirms are awaited together. Then the batch is handed to the settler.
+    const relay = (source: OutboxSource, docs: ReadonlyArray<PendingDocument>) =>
+      docs.length === 0
+        ? Effect.succeed(0)
+        : Effect.forEach(docs, (doc) => Effect.forEach(doc.events, publish, { concurrency: "unbounded", discard: true }), {
+          concurrency: "unbounded",
+          discard: true
+        }).pipe(
+          Effect.zipRight(Metric.incrementBy(published, docs.reduce((total, doc) => total + doc.events.length, 0))),
+          Effect.zipRight(Effect.sync(() => {
+            const waiting = unsettled.get(source.name) ?? new Map<string, PendingDocument>()
+            for (const doc of docs) {
+              if ((waiting.get(doc.id)?.version ?? -1) < doc.version) waiting.set(doc.id, doc)
+            }
+            unsettled.set(source.name, waiting)
+          })),
+          Effect.zipRight(Queue.offer(settleWake, undefined)),
+          Effect.as(docs.length)
+        )
 
-    const scan = Effect.forEach(options.sources, (source) =>
-      Effect.flatMap(source.pending(batchSize), (docs) =>
-        Effect.as(Effect.forEach(docs, (doc) => relay(source, doc), { concurrency: "unbounded", discard: true }), docs.length))).pipe(
-        Effect.map((counts) => counts.reduce((a, b) => a + b, 0))
+    /** Settles up to `settleBatch` documents of each source, waiting for writes in progress on them. */
+    const settleBatch = 50
+    const settleSome = Effect.forEach(options.sources, (source) => {
+      const waiting = unsettled.get(source.name)
+      if (waiting === undefined || waiting.size === 0) return Effect.void
+      const batch = [...waiting.values()].slice(0, settleBatch)
+      return options.lock.withLocks(batch.map((doc) => doc.id))(source.settle(batch)).pipe(
+        Effect.zipRight(Effect.sync(() => {
+          // A document published again meanwhile at a newer version stays for the next batch.
+          for (const doc of batch) if (waiting.get(doc.id)?.version === doc.version) waiting.delete(doc.id)
+        }))
       )
+    }, { discard: true })
 
-    /** The hinted documents, each fetched by id. */
+    yield* Effect.gen(function*() {
+      if (unsettledCount() === 0) yield* Queue.take(settleWake)
+      yield* settleSome
+    }).pipe(
+      Effect.tapErrorCause((cause) => Effect.logWarning(`outbox relay ${options.name}: settling failed; backing off`, cause)),
+      Effect.retry(failureBackoff),
+      Effect.forever,
+      Effect.forkScoped
+    )
+
+    const sum = (counts: ReadonlyArray<number>) => counts.reduce((a, b) => a + b, 0)
+
+    const scan = Effect.map(
+      Effect.forEach(options.sources, (source) =>
+        Effect.flatMap(
+          source.pending(batchSize + (unsettled.get(source.name)?.size ?? 0)),
+          (docs) => relay(source, docs.filter((doc) => !isUnsettled(source, doc)).slice(0, batchSize))
+        )),
+      sum
+    )
+
+    /** Up to a batch of the hinted documents, as their writers described them; the rest wait for the next round. */
     const relayHinted = Effect.suspend(() => {
-      const taken = new Map(hints)
-      hints.clear()
-      return Effect.forEach(options.sources, (source) => {
-        const ids = [...(taken.get(source.name) ?? [])]
-        const lookup = source.pendingOne
-        if (lookup === undefined) return Effect.succeed(0)
-        return Effect.forEach(ids, (id) =>
-          Effect.flatMap(lookup(id), Option.match({
-            onNone: () => Effect.succeed(0),
-            onSome: (doc) => Effect.as(relay(source, doc), 1)
-          })), { concurrency: "unbounded" }).pipe(Effect.map((counts) => counts.reduce((a, b) => a + b, 0)))
-      }).pipe(Effect.map((counts) => counts.reduce((a, b) => a + b, 0)))
+      let room = batchSize
+      return Effect.map(
+        Effect.forEach(options.sources, (source) => {
+          const waiting = hints.get(source.name)
+          if (waiting === undefined) return Effect.succeed(0)
+          const taken: Array<PendingDocument> = []
+          for (const [id, doc] of waiting) {
+            if (room === 0) break
+            if (!isUnsettled(source, doc)) taken.push(doc)
+            waiting.delete(id)
+            room -= 1
+          }
+          if (waiting.size === 0) hints.delete(source.name)
+          return relay(source, taken)
+        }),
+        sum
+      )
     })
 
     const round = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const lookupOnly = hinted() > 0 && now - lastScan < scanEveryMs &&
-        options.sources.every((source) => source.pendingOne !== undefined || !hints.has(source.name))
-      if (lookupOnly) return yield* relayHinted
+      if (hinted() > 0 && now - lastScan < scanEveryMs) return yield* relayHinted
       lastScan = now
       hints.clear()
       return yield* scan
@@ -132,6 +206,7 @@ export const run = (options: RelayOptions) =>
         hints.clear()
         return yield* Effect.sleep("1 second")
       }
+      if (unsettledCount() >= unsettledLimit) return yield* Effect.sleep("50 millis")
       const relayed = yield* round
       // A full batch means more may be waiting: go again at once; otherwise wait to be nudged, or poll.
       if (relayed < batchSize && hints.size === 0) {
@@ -148,10 +223,16 @@ export const run = (options: RelayOptions) =>
     const nudge = Queue.offer(wake, undefined).pipe(Effect.asVoid)
     return {
       nudge,
-      nudgeDocument: (source: string, id: string) =>
+      /** After a local write of `doc` in `source`: what its outbox now holds, at the version written. */
+      nudgeDocument: (source: string, doc: PendingDocument) =>
         Effect.suspend(() => {
+          const waiting = hints.get(source) ?? new Map<string, PendingDocument>()
+          const known = waiting.get(doc.id)
           // Bounded: past it, the next scan finds the rest.
-          if (hinted() < batchSize * 10) hints.set(source, (hints.get(source) ?? new Set<string>()).add(id))
+          if ((known !== undefined && known.version < doc.version) || (known === undefined && hinted() < batchSize * 10)) {
+            waiting.set(doc.id, doc)
+            hints.set(source, waiting)
+          }
           return nudge
         })
     }

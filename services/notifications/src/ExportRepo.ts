@@ -2,7 +2,7 @@ import { ExportNotFound } from "@herald/domain/Errors"
 import { Export, ExportFormat, ExportStatus } from "@herald/domain/Export"
 import { ExportId, ProjectId, UserId } from "@herald/domain/Ids"
 import type { OutboxSource } from "@herald/infra/Outbox"
-import { OutboxEvents } from "@herald/infra/Outbox"
+import { byVersion, OutboxEvents } from "@herald/infra/Outbox"
 import { DocumentStore } from "@herald/infra/Store"
 import { Config, Duration, Effect, Option, Schema } from "effect"
 
@@ -86,10 +86,13 @@ export class ExportRepo extends Effect.Service<ExportRepo>()("Herald/ExportRepo"
       pending: (limit) =>
         Effect.map(exports.find({ outboxPending: true }, { limit }), (docs) =>
           docs.map((doc) => ({ id: doc._id, version: doc.version, deleted: false, events: doc.outbox }))),
-      settle: (doc) =>
-        isExportId(doc.id)
-          ? exports.updateOne({ _id: doc.id, version: doc.version }, { $set: { outbox: [], outboxPending: false } }).pipe(Effect.asVoid)
-          : Effect.void
+      settle: (docs) => {
+        const groups = byVersion(docs, isExportId)
+        return groups.length === 0 ? Effect.void : exports.updateMany(
+          { $or: groups.map(({ ids, version }) => ({ _id: { $in: ids }, version })) },
+          { $set: { outbox: [], outboxPending: false } }
+        )
+      }
     }
 
     return {

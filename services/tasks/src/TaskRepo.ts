@@ -3,7 +3,7 @@ import { ValidationFailed } from "@herald/domain/Errors"
 import { ProjectId, TaskId, UserId } from "@herald/domain/Ids"
 import { Task, TaskPriority, type TaskListQuery, TaskStatus } from "@herald/domain/Task"
 import type { OutboxSource } from "@herald/infra/Outbox"
-import { OutboxEvents } from "@herald/infra/Outbox"
+import { byVersion, OutboxEvents } from "@herald/infra/Outbox"
 import { DocumentStore, type Filter } from "@herald/infra/Store"
 import { Effect, Option, Schema } from "effect"
 
@@ -63,15 +63,18 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
       pending: (limit) =>
         Effect.map(tasks.find({ outboxPending: true }, { limit }), (docs) =>
           docs.map((doc) => ({ id: doc._id, version: doc.version, deleted: doc.deleted, events: doc.outbox }))),
-      pendingOne: (id) =>
-        !isTaskId(id) ? Effect.succeed(Option.none()) : Effect.map(tasks.findOne({ _id: id }), Option.flatMap((doc) =>
-          doc.outboxPending ? Option.some({ id: doc._id, version: doc.version, deleted: doc.deleted, events: doc.outbox }) : Option.none())),
-      settle: (doc) =>
-        !isTaskId(doc.id)
-          ? Effect.void
-          : doc.deleted
-          ? tasks.deleteOne({ _id: doc.id, version: doc.version, deleted: true }).pipe(Effect.asVoid)
-          : tasks.updateOne({ _id: doc.id, version: doc.version }, { $set: { outbox: [], outboxPending: false } }).pipe(Effect.asVoid)
+      settle: (docs) =>
+        Effect.gen(function*() {
+          const live = byVersion(docs.filter((doc) => !doc.deleted), isTaskId)
+          const gone = byVersion(docs.filter((doc) => doc.deleted), isTaskId)
+          if (live.length > 0) {
+            yield* tasks.updateMany(
+              { $or: live.map(({ ids, version }) => ({ _id: { $in: ids }, version })) },
+              { $set: { outbox: [], outboxPending: false } }
+            )
+          }
+          if (gone.length > 0) yield* tasks.deleteMany({ $or: gone.map(({ ids, version }) => ({ _id: { $in: ids }, version, deleted: true })) })
+        })
     }
 
     return {

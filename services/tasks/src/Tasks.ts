@@ -74,7 +74,7 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
                 return yield* taskRepo.tasks.updateOne(
                   { _id: current._id, version: current.version, deleted: false },
                   { $set: { deleted: true, version, updatedAt, outboxPending: true }, $push: { outbox: { $each: [event] } } }
-                ).pipe(Effect.map((r) => (r.matched === 1 ? Option.some(toTask({ ...current, version, updatedAt })) : Option.none())))
+                ).pipe(Effect.map((r) => (r.matched === 1 ? Option.some({ task: toTask({ ...current, version, updatedAt }), event }) : Option.none())))
               })
               : yield* Effect.gen(function*() {
                 const next: TaskDoc = { ...current, ...outcome, version, updatedAt }
@@ -89,17 +89,20 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
                     changes: fieldNames.filter((name) => !sameValue(current[name], next[name]))
                   }
                 }
+                const encoded = encodeEvent(event)
                 return yield* taskRepo.tasks.updateOne(
                   { _id: current._id, version: current.version, deleted: false },
-                  {
-                    $set: { ...outcome, version, updatedAt, outboxPending: true },
-                    $push: { outbox: { $each: [encodeEvent(event)] } }
-                  }
-                ).pipe(Effect.map((r) => (r.matched === 1 ? Option.some(task) : Option.none())))
+                  { $set: { ...outcome, version, updatedAt, outboxPending: true }, $push: { outbox: { $each: [encoded] } } }
+                ).pipe(Effect.map((r) => (r.matched === 1 ? Option.some({ task, event: encoded }) : Option.none())))
               })
             if (Option.isSome(written)) {
-              yield* relay.nudgeDocument("tasks", current._id)
-              return written.value
+              yield* relay.nudgeDocument("tasks", {
+                id: current._id,
+                version,
+                deleted: outcome === "delete",
+                events: [...current.outbox, written.value.event]
+              })
+              return written.value.task
             }
             if (ifMatch !== undefined) {
               return yield* Effect.fail(
@@ -213,7 +216,7 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
           yield* taskRepo.tasks.insertOne({ ...fields, outbox: [event], outboxPending: true }).pipe(
             Effect.catchTag("DuplicateKey", (error) => Effect.die(error))
           )
-          yield* relay.nudgeDocument("tasks", id)
+          yield* relay.nudgeDocument("tasks", { id, version: 1, deleted: false, events: [event] })
           return task
         }),
 
