@@ -13,8 +13,9 @@ import { forever } from "./Retry.ts"
  * written again meanwhile keeps its events, and they are published again: at-least-once, which consumers absorb by
  * event id). A broker outage only delays events.
  *
- * A round's documents are settled together, in one update per source: on FerretDB any filter other than a bare
- * `{_id}` scans the collection, so a compare-and-set per document cost a scan per event (see FERRETDB.md).
+ * Settling is batched (one write per batch) and done by its own fiber, off the delivery path: on FerretDB every
+ * write to an existing document scans its collection (README, "FerretDB notes"), so a write per event was the
+ * pipeline's ceiling.
  */
 
 /** The stored form of the events in an outbox: their JSON encoding, still checked against the event schema. */
@@ -41,13 +42,14 @@ export interface OutboxSource {
 }
 
 /**
- * The ids of `docs` grouped by version, for a settle filter with one `{ _id: { $in }, version }` branch per group:
- * most documents of a batch share a version (new ones are all at 1), so the filter stays short.
+ * The branches of a settle filter (`{ $or: settleBranches(docs, isId) }`): one `{ _id: { $in }, version }` per
+ * version among `docs`, so a batch is one compare-and-set write, and most batches (new documents are all at 1) have
+ * a single branch. Empty when no id is of the collection's kind.
  */
-export const byVersion = <Id extends string>(
+export const settleBranches = <Id extends string>(
   docs: ReadonlyArray<PendingDocument>,
   isId: (id: string) => id is Id
-): ReadonlyArray<{ readonly version: number; readonly ids: ReadonlyArray<Id> }> => {
+): ReadonlyArray<{ readonly _id: { readonly $in: ReadonlyArray<Id> }; readonly version: number }> => {
   const groups = new Map<number, Array<Id>>()
   for (const doc of docs) {
     if (!isId(doc.id)) continue
@@ -55,7 +57,25 @@ export const byVersion = <Id extends string>(
     ids.push(doc.id)
     groups.set(doc.version, ids)
   }
-  return [...groups].map(([version, ids]) => ({ version, ids }))
+  return [...groups].map(([version, ids]) => ({ _id: { $in: ids }, version }))
+}
+
+/** Pending documents by source name, then id, holding the newest version seen of each. */
+const newestPending = () => {
+  const bySource = new Map<string, Map<string, PendingDocument>>()
+  return {
+    /** The documents of `source` (an empty map when there are none). */
+    of: (source: string): Map<string, PendingDocument> => bySource.get(source) ?? new Map<string, PendingDocument>(),
+    /** The version held for `id`, or -1. */
+    versionOf: (source: string, id: string) => bySource.get(source)?.get(id)?.version ?? -1,
+    put: (source: string, doc: PendingDocument) => {
+      const docs = bySource.get(source) ?? new Map<string, PendingDocument>()
+      if ((docs.get(doc.id)?.version ?? -1) < doc.version) docs.set(doc.id, doc)
+      bySource.set(source, docs)
+    },
+    count: () => [...bySource.values()].reduce((total, docs) => total + docs.size, 0),
+    clear: () => bySource.clear()
+  }
 }
 
 export interface RelayOptions {
@@ -88,9 +108,8 @@ export const run = (options: RelayOptions) =>
     const wake = yield* Queue.sliding<void>(1)
     const batchSize = options.batchSize ?? 200
     const scanEveryMs = Duration.toMillis(options.scanEvery ?? "1 second")
-    /** Documents written here since the last round, by source name, then id: the newest pending state of each. */
-    const hints = new Map<string, Map<string, PendingDocument>>()
-    const hinted = () => [...hints.values()].reduce((total, docs) => total + docs.size, 0)
+    /** Documents written here since the last round: the newest pending state of each. */
+    const hints = newestPending()
     let lastScan = 0
 
     const publish = (event: DomainEventEncoded) =>
@@ -103,17 +122,15 @@ export const run = (options: RelayOptions) =>
       })
 
     /**
-     * Published and waiting to be settled, by source name, then id. Settling is bookkeeping off the delivery path:
-     * a separate fiber does it, a batch at a time, so publishing never waits for it (on FerretDB each settled
-     * document costs a table scan). Scans skip these documents meanwhile, so they are not published again.
+     * Published and waiting to be settled. Settling is bookkeeping off the delivery path: a separate fiber does it,
+     * a batch at a time, so publishing never waits for it. Scans skip these documents meanwhile, so they are not
+     * published again.
      */
-    const unsettled = new Map<string, Map<string, PendingDocument>>()
-    const unsettledCount = () => [...unsettled.values()].reduce((total, docs) => total + docs.size, 0)
+    const unsettled = newestPending()
     const settleWake = yield* Queue.sliding<void>(1)
     /** Past this many, publishing waits for settling to catch up (memory stays bounded). */
     const unsettledLimit = batchSize * 50
-    const isUnsettled = (source: OutboxSource, doc: PendingDocument) =>
-      (unsettled.get(source.name)?.get(doc.id)?.version ?? -1) >= doc.version
+    const isUnsettled = (source: OutboxSource, doc: PendingDocument) => unsettled.versionOf(source.name, doc.id) >= doc.version
 
     // Publishes are issued in order on one confirm channel, so the events of each document leave in order; the
     // confirms are awaited together. Then the batch is handed to the settler.
@@ -125,13 +142,7 @@ export const run = (options: RelayOptions) =>
           discard: true
         }).pipe(
           Effect.zipRight(Metric.incrementBy(published, docs.reduce((total, doc) => total + doc.events.length, 0))),
-          Effect.zipRight(Effect.sync(() => {
-            const waiting = unsettled.get(source.name) ?? new Map<string, PendingDocument>()
-            for (const doc of docs) {
-              if ((waiting.get(doc.id)?.version ?? -1) < doc.version) waiting.set(doc.id, doc)
-            }
-            unsettled.set(source.name, waiting)
-          })),
+          Effect.zipRight(Effect.sync(() => docs.forEach((doc) => unsettled.put(source.name, doc)))),
           Effect.zipRight(Queue.offer(settleWake, undefined)),
           Effect.as(docs.length)
         )
@@ -139,8 +150,8 @@ export const run = (options: RelayOptions) =>
     /** Settles up to `settleBatch` documents of each source, waiting for writes in progress on them. */
     const settleBatch = 50
     const settleSome = Effect.forEach(options.sources, (source) => {
-      const waiting = unsettled.get(source.name)
-      if (waiting === undefined || waiting.size === 0) return Effect.void
+      const waiting = unsettled.of(source.name)
+      if (waiting.size === 0) return Effect.void
       const batch = [...waiting.values()].slice(0, settleBatch)
       return options.lock.withLocks(batch.map((doc) => doc.id))(source.settle(batch)).pipe(
         Effect.zipRight(Effect.sync(() => {
@@ -151,7 +162,7 @@ export const run = (options: RelayOptions) =>
     }, { discard: true })
 
     yield* Effect.gen(function*() {
-      if (unsettledCount() === 0) yield* Queue.take(settleWake)
+      if (unsettled.count() === 0) yield* Queue.take(settleWake)
       yield* settleSome
     }).pipe(
       Effect.tapErrorCause((cause) => Effect.logWarning(`outbox relay ${options.name}: settling failed; backing off`, cause)),
@@ -165,7 +176,7 @@ export const run = (options: RelayOptions) =>
     const scan = Effect.map(
       Effect.forEach(options.sources, (source) =>
         Effect.flatMap(
-          source.pending(batchSize + (unsettled.get(source.name)?.size ?? 0)),
+          source.pending(batchSize + unsettled.of(source.name).size),
           (docs) => relay(source, docs.filter((doc) => !isUnsettled(source, doc)).slice(0, batchSize))
         )),
       sum
@@ -176,8 +187,7 @@ export const run = (options: RelayOptions) =>
       let room = batchSize
       return Effect.map(
         Effect.forEach(options.sources, (source) => {
-          const waiting = hints.get(source.name)
-          if (waiting === undefined) return Effect.succeed(0)
+          const waiting = hints.of(source.name)
           const taken: Array<PendingDocument> = []
           for (const [id, doc] of waiting) {
             if (room === 0) break
@@ -185,7 +195,6 @@ export const run = (options: RelayOptions) =>
             waiting.delete(id)
             room -= 1
           }
-          if (waiting.size === 0) hints.delete(source.name)
           return relay(source, taken)
         }),
         sum
@@ -194,7 +203,7 @@ export const run = (options: RelayOptions) =>
 
     const round = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      if (hinted() > 0 && now - lastScan < scanEveryMs) return yield* relayHinted
+      if (hints.count() > 0 && now - lastScan < scanEveryMs) return yield* relayHinted
       lastScan = now
       hints.clear()
       return yield* scan
@@ -206,10 +215,10 @@ export const run = (options: RelayOptions) =>
         hints.clear()
         return yield* Effect.sleep("1 second")
       }
-      if (unsettledCount() >= unsettledLimit) return yield* Effect.sleep("50 millis")
+      if (unsettled.count() >= unsettledLimit) return yield* Effect.sleep("50 millis")
       const relayed = yield* round
       // A full batch means more may be waiting: go again at once; otherwise wait to be nudged, or poll.
-      if (relayed < batchSize && hints.size === 0) {
+      if (relayed < batchSize && hints.count() === 0) {
         const nudged = yield* Queue.take(wake).pipe(Effect.timeout(idle), Effect.option)
         // Woken by the idle timer: the next round is a scan.
         if (Option.isNone(nudged)) lastScan = 0
@@ -226,13 +235,8 @@ export const run = (options: RelayOptions) =>
       /** After a local write of `doc` in `source`: what its outbox now holds, at the version written. */
       nudgeDocument: (source: string, doc: PendingDocument) =>
         Effect.suspend(() => {
-          const waiting = hints.get(source) ?? new Map<string, PendingDocument>()
-          const known = waiting.get(doc.id)
           // Bounded: past it, the next scan finds the rest.
-          if ((known !== undefined && known.version < doc.version) || (known === undefined && hinted() < batchSize * 10)) {
-            waiting.set(doc.id, doc)
-            hints.set(source, waiting)
-          }
+          if (hints.versionOf(source, doc.id) >= 0 || hints.count() < batchSize * 10) hints.put(source, doc)
           return nudge
         })
     }

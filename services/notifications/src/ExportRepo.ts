@@ -2,7 +2,7 @@ import { ExportNotFound } from "@herald/domain/Errors"
 import { Export, ExportFormat, ExportStatus } from "@herald/domain/Export"
 import { ExportId, ProjectId, UserId } from "@herald/domain/Ids"
 import type { OutboxSource } from "@herald/infra/Outbox"
-import { byVersion, OutboxEvents } from "@herald/infra/Outbox"
+import { OutboxEvents, settleBranches } from "@herald/infra/Outbox"
 import { DocumentStore } from "@herald/infra/Store"
 import { Config, Duration, Effect, Option, Schema } from "effect"
 
@@ -87,11 +87,8 @@ export class ExportRepo extends Effect.Service<ExportRepo>()("Herald/ExportRepo"
         Effect.map(exports.find({ outboxPending: true }, { limit }), (docs) =>
           docs.map((doc) => ({ id: doc._id, version: doc.version, deleted: false, events: doc.outbox }))),
       settle: (docs) => {
-        const groups = byVersion(docs, isExportId)
-        return groups.length === 0 ? Effect.void : exports.updateMany(
-          { $or: groups.map(({ ids, version }) => ({ _id: { $in: ids }, version })) },
-          { $set: { outbox: [], outboxPending: false } }
-        )
+        const branches = settleBranches(docs, isExportId)
+        return branches.length === 0 ? Effect.void : exports.updateMany({ $or: branches }, { $set: { outbox: [], outboxPending: false } })
       }
     }
 

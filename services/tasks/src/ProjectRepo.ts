@@ -3,7 +3,7 @@ import { ProjectNotFound, ValidationFailed } from "@herald/domain/Errors"
 import { ProjectId, UserId } from "@herald/domain/Ids"
 import { Project, type TaskCounts, zeroCounts } from "@herald/domain/Project"
 import type { OutboxSource } from "@herald/infra/Outbox"
-import { byVersion, OutboxEvents } from "@herald/infra/Outbox"
+import { OutboxEvents, settleBranches } from "@herald/infra/Outbox"
 import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Option, Schema } from "effect"
 
@@ -80,11 +80,8 @@ export class ProjectRepo extends Effect.Service<ProjectRepo>()("Herald/ProjectRe
         Effect.map(projects.find({ outboxPending: true }, { limit }), (docs) =>
           docs.map((doc) => ({ id: doc._id, version: doc.version, deleted: doc.deleted, events: doc.outbox }))),
       settle: (docs) => {
-        const groups = byVersion(docs, isProjectId)
-        return groups.length === 0 ? Effect.void : projects.updateMany(
-          { $or: groups.map(({ ids, version }) => ({ _id: { $in: ids }, version })) },
-          { $set: { outbox: [], outboxPending: false } }
-        )
+        const branches = settleBranches(docs, isProjectId)
+        return branches.length === 0 ? Effect.void : projects.updateMany({ $or: branches }, { $set: { outbox: [], outboxPending: false } })
       }
     }
 

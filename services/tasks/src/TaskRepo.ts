@@ -3,7 +3,7 @@ import { ValidationFailed } from "@herald/domain/Errors"
 import { ProjectId, TaskId, UserId } from "@herald/domain/Ids"
 import { Task, TaskPriority, type TaskListQuery, TaskStatus } from "@herald/domain/Task"
 import type { OutboxSource } from "@herald/infra/Outbox"
-import { byVersion, OutboxEvents } from "@herald/infra/Outbox"
+import { OutboxEvents, settleBranches } from "@herald/infra/Outbox"
 import { DocumentStore, type Filter } from "@herald/infra/Store"
 import { Effect, Option, Schema } from "effect"
 
@@ -65,15 +65,10 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
           docs.map((doc) => ({ id: doc._id, version: doc.version, deleted: doc.deleted, events: doc.outbox }))),
       settle: (docs) =>
         Effect.gen(function*() {
-          const live = byVersion(docs.filter((doc) => !doc.deleted), isTaskId)
-          const gone = byVersion(docs.filter((doc) => doc.deleted), isTaskId)
-          if (live.length > 0) {
-            yield* tasks.updateMany(
-              { $or: live.map(({ ids, version }) => ({ _id: { $in: ids }, version })) },
-              { $set: { outbox: [], outboxPending: false } }
-            )
-          }
-          if (gone.length > 0) yield* tasks.deleteMany({ $or: gone.map(({ ids, version }) => ({ _id: { $in: ids }, version, deleted: true })) })
+          const live = settleBranches(docs.filter((doc) => !doc.deleted), isTaskId)
+          const gone = settleBranches(docs.filter((doc) => doc.deleted), isTaskId)
+          if (live.length > 0) yield* tasks.updateMany({ $or: live }, { $set: { outbox: [], outboxPending: false } })
+          if (gone.length > 0) yield* tasks.deleteMany({ $or: gone.map((branch) => ({ ...branch, deleted: true })) })
         })
     }
 
