@@ -192,6 +192,13 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
         )
     }
 
+    /** Handled: acknowledged and counted (`inFlight` is the caller's to release). */
+    const acknowledge = (deliveries: ReadonlyArray<Delivery>) =>
+      Effect.forEach(deliveries, (delivery) => delivery.ack, { discard: true }).pipe(
+        Effect.zipRight(track({ handled: deliveries.length })),
+        Effect.zipRight(Metric.incrementBy(metrics.handled, deliveries.length))
+      )
+
     /** Settles one delivery; returns normally unless the handler died (then the worker dies too). */
     const process = (delivery: Delivery) =>
       Effect.gen(function*() {
@@ -204,9 +211,7 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
         const exit = yield* Effect.exit(options.handle(delivery))
         if (Exit.isSuccess(exit)) {
           crashes.delete(id)
-          yield* delivery.ack
-          yield* track({ handled: 1 })
-          return yield* Metric.increment(metrics.handled)
+          return yield* acknowledge([delivery])
         }
         const failure = Cause.failureOption(exit.cause)
         if (Option.isSome(failure)) {
@@ -233,9 +238,7 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
         const suspect = deliveries.some((delivery) => crashes.has(delivery.messageId ?? delivery.body))
         const exit = suspect ? undefined : yield* Effect.exit(handleMany(deliveries))
         if (exit !== undefined && Exit.isSuccess(exit)) {
-          yield* Effect.forEach(deliveries, (delivery) => delivery.ack, { discard: true })
-          yield* track({ handled: deliveries.length, inFlight: -deliveries.length })
-          return yield* Metric.incrementBy(metrics.handled, deliveries.length)
+          return yield* acknowledge(deliveries).pipe(Effect.ensuring(track({ inFlight: -deliveries.length })))
         }
         if (exit !== undefined && Cause.isInterruptedOnly(exit.cause)) {
           return yield* track({ inFlight: -deliveries.length }).pipe(Effect.zipRight(Effect.failCause(exit.cause)))

@@ -47,13 +47,7 @@ export const runConsumer = Effect.gen(function*() {
       Effect.catchAll((error) => Effect.logWarning("real-time push failed; the client catches up on reconnect", error))
     )
 
-  const handle = (body: string) =>
-    Effect.gen(function*() {
-      const doc = yield* Effect.flatMap(decode(body), notificationOf)
-      if (yield* repo.insert(doc)) yield* push(doc)
-    })
-
-  /** Several events of one worker's mailbox: one insert for all, then the pushes, in order. */
+  /** Events of one worker's mailbox (one or several): one insert for all, then the pushes, in order. */
   const handleMany = (bodies: ReadonlyArray<string>) =>
     Effect.gen(function*() {
       const docs = yield* Effect.forEach(bodies, (body) => Effect.flatMap(decode(body), notificationOf))
@@ -66,7 +60,7 @@ export const runConsumer = Effect.gen(function*() {
     queues: notifications,
     ...pool,
     keyOf: ConsumerPool.envelopeKey("userId"),
-    handle: (delivery) => handle(delivery.body),
+    handle: (delivery) => handleMany([delivery.body]),
     handleMany: (deliveries) => handleMany(deliveries.map((delivery) => delivery.body))
   })
 })

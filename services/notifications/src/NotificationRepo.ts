@@ -47,13 +47,7 @@ export class NotificationRepo extends Effect.Service<NotificationRepo>()("Herald
     })
     const notFound = () => new NotificationNotFound({ message: "notification not found" })
     return {
-      /** Stores a notification; `false` when its event was already told (the unique `eventId` refused it). */
-      insert: (doc: NotificationDoc) =>
-        notifications.insertOne(doc).pipe(
-          Effect.as(true),
-          Effect.catchTag("DuplicateKey", () => Effect.succeed(false))
-        ),
-      /** Stores several at once; for each, `false` when its event was already told. */
+      /** Stores notifications; for each, `false` when its event was already told (the unique `eventId` refused it). */
       insertMany: (docs: ReadonlyArray<NotificationDoc>) =>
         Effect.map(notifications.insertMany(docs), ({ duplicates }) => {
           const told = new Set(duplicates)
