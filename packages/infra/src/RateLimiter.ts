@@ -1,6 +1,6 @@
 import type { DependencyUnavailable } from "@herald/domain/Errors"
-import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
-import { command, Redis } from "./Redis.ts"
+import { Clock, Context, Duration, Effect, Either, Layer, Schedule } from "effect"
+import { awaitReply, command, Redis } from "./Redis.ts"
 
 /**
  * Fixed-window counters: each key has a window that starts with its first hit and lasts `windowMs`. One atomic
@@ -29,44 +29,81 @@ export const decide = (count: number, limit: number, resetMs: number): Decision 
   resetMs: Math.max(0, resetMs)
 })
 
-// INCR, then start the window if this hit opened it (or if a key somehow lost its expiry).
+// For each key in turn: INCR, then start the window if this hit opened it (or if a key somehow lost its expiry).
+// One script call carries many checks (see `layerRedis`); a key named twice counts twice, in order.
 const hitScript = `
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+local replies = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, ARGV[i])
+    ttl = tonumber(ARGV[i])
+  end
+  replies[2 * i - 1] = count
+  replies[2 * i] = ttl
 end
-return {count, ttl}
+return replies
 `
 
-const isPair = (value: unknown): value is [number, number] =>
-  Array.isArray(value) && value.length === 2 && typeof value[0] === "number" && typeof value[1] === "number"
+const isReplyFor = (reply: unknown, checks: number): reply is ReadonlyArray<number> =>
+  Array.isArray(reply) && reply.length === 2 * checks && reply.every((value) => typeof value === "number")
 
-/** The limiter on Redis, shared by every gateway; `timeout` bounds how long a request may wait for it. */
+interface WaitingCheck {
+  readonly key: string
+  readonly limit: number
+  readonly windowMs: number
+  readonly resume: (outcome: Effect.Effect<Decision, DependencyUnavailable>) => void
+}
+
+/** Keys per script call: bounds the time one call holds Redis (about a microsecond per key). */
+const maxChecksPerCall = 500
+
+/**
+ * The limiter on Redis, shared by every gateway; `timeout` bounds how long a request may wait for it.
+ *
+ * Checks made in the same turn of the event loop go to Redis together, in one script call: with one call per check
+ * the cost was each call's own work on both sides (a command, a reply, a promise, a timer), not the counting
+ * (profiled: 36k checks/s, Redis at 12 % of a core). A batch waits for nothing but the end of the current turn.
+ * The script names its keys, so on Redis Cluster a batch would have to be split by hash slot; Herald's client is a
+ * single server (or Sentinel) connection.
+ */
 export const layerRedis = (options: { readonly timeout: Duration.DurationInput }) =>
   Layer.effect(
     RateLimiter,
     Effect.gen(function*() {
       const redis = yield* Redis
+      const timeoutMs = Duration.toMillis(options.timeout)
       const sha = yield* command(() => redis.client.script("LOAD", hitScript)).pipe(
         Effect.map((loaded) => typeof loaded === "string" ? loaded : ""),
         Effect.orElseSucceed(() => "")
       )
-      const evaluate = (key: string, windowMs: number) =>
-        redis.client.evalsha(sha, 1, key, windowMs).catch((error: unknown) =>
+      const evaluate = (keys: ReadonlyArray<string>, windows: ReadonlyArray<number>) =>
+        redis.client.evalsha(sha, keys.length, ...keys, ...windows).catch((error: unknown) =>
           // After a restart the server has forgotten the script: send it whole, which also caches it again.
           error instanceof Error && error.message.includes("NOSCRIPT")
-            ? redis.client.eval(hitScript, 1, key, windowMs)
+            ? redis.client.eval(hitScript, keys.length, ...keys, ...windows)
             : Promise.reject(error)
         )
+      const send = (batch: ReadonlyArray<WaitingCheck>) =>
+        awaitReply(() => evaluate(batch.map((check) => check.key), batch.map((check) => check.windowMs)), timeoutMs, (outcome) => {
+          if (Either.isLeft(outcome)) return batch.forEach((check) => check.resume(Effect.fail(outcome.left)))
+          const reply = outcome.right
+          if (!isReplyFor(reply, batch.length)) return batch.forEach((check) => check.resume(Effect.dieMessage("unexpected rate-limit reply")))
+          batch.forEach((check, i) => check.resume(Effect.succeed(decide(reply[2 * i] ?? 0, check.limit, reply[2 * i + 1] ?? 0))))
+        })
+      let waiting: Array<WaitingCheck> = []
+      const flush = () => {
+        const batch = waiting
+        waiting = []
+        for (let start = 0; start < batch.length; start += maxChecksPerCall) send(batch.slice(start, start + maxChecksPerCall))
+      }
       return RateLimiter.of({
         hit: (key, limit, windowMs) =>
-          command(() => evaluate(`${redis.prefix}rl:${key}`, windowMs), options.timeout).pipe(
-            Effect.flatMap((reply) =>
-              isPair(reply) ? Effect.succeed(decide(reply[0], limit, reply[1])) : Effect.dieMessage("unexpected rate-limit reply")
-            )
-          )
+          Effect.async<Decision, DependencyUnavailable>((resume) => {
+            waiting.push({ key: `${redis.prefix}rl:${key}`, limit, windowMs, resume })
+            if (waiting.length === 1) setImmediate(flush)
+          })
       })
     })
   )

@@ -1,7 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { servers, uniqueName } from "@herald/testing/Env"
 import { startRedis } from "@herald/testing/Processes"
-import { Chunk, Duration, Effect, FastCheck as fc, Fiber, Layer, Option, Redacted, Schedule, Stream, TestClock } from "effect"
+import { Chunk, Context, Duration, Effect, FastCheck as fc, Fiber, Layer, Option, Redacted, Schedule, Stream, TestClock } from "effect"
 import * as Cache from "../src/Cache.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
 import * as Realtime from "../src/Realtime.ts"
@@ -45,6 +45,25 @@ const contract = (
         const remaining = decisions.filter((d) => d.allowed).map((d) => d.remaining).sort((a, b) => b - a)
         expect(remaining).toEqual(Array.from({ length: 25 }, (_, i) => 24 - i))
         expect(decisions.every((d) => d.resetMs > 0 && d.resetMs <= 60_000)).toBe(true)
+      }))
+
+    it.effect("checks of several keys made together are each decided by their own key, budget and window", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.RateLimiter
+        const hits = [
+          ...Array.from({ length: 3 }, () => ({ key: "mixed-a", limit: 2, windowMs: 60_000 })),
+          ...Array.from({ length: 2 }, () => ({ key: "mixed-b", limit: 1, windowMs: 5_000 })),
+          { key: "mixed-c", limit: 5, windowMs: 1_000 }
+        ]
+        const decisions = yield* Effect.forEach(hits, (hit) => limiter.hit(hit.key, hit.limit, hit.windowMs), {
+          concurrency: "unbounded"
+        })
+        const of = (key: string) => decisions.filter((_, i) => hits[i]?.key === key)
+        expect(of("mixed-a").map((d) => [d.count, d.allowed])).toEqual([[1, true], [2, true], [3, false]])
+        expect(of("mixed-b").map((d) => [d.count, d.allowed])).toEqual([[1, true], [2, false]])
+        expect(of("mixed-c").map((d) => [d.count, d.remaining])).toEqual([[1, 4]])
+        expect(of("mixed-b").every((d) => d.resetMs > 1_000 && d.resetMs <= 5_000)).toBe(true)
+        expect(of("mixed-c").every((d) => d.resetMs <= 1_000)).toBe(true)
       }))
 
     it.effect("the limiter's window resets", () =>
@@ -159,7 +178,46 @@ describe("RateLimiter properties", () => {
         }),
       { fastCheck: { numRuns: 25 } }
     )
+    it.effect.prop(
+      "concurrent hits spread over several keys admit exactly min(N, B) per key, counting 1..N in order",
+      { keys: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 200 }), budget: fc.integer({ min: 1, max: 30 }) },
+      ({ budget, keys }) =>
+        Effect.gen(function*() {
+          const limiter = yield* RateLimiter.RateLimiter
+          const prefix = uniqueName("spread")
+          const decisions = yield* Effect.forEach(keys, (k) => limiter.hit(`${prefix}-${k}`, budget, 60_000), {
+            concurrency: "unbounded"
+          })
+          for (const k of new Set(keys)) {
+            const ofKey = decisions.filter((_, i) => keys[i] === k)
+            expect(ofKey.map((d) => d.count)).toEqual(ofKey.map((_, i) => i + 1))
+            expect(ofKey.filter((d) => d.allowed)).toHaveLength(Math.min(ofKey.length, budget))
+          }
+        }),
+      { fastCheck: { numRuns: 25 } }
+    )
   })
+
+  it.live("when Redis stops answering, every waiting check fails as unavailable within the limiter's timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(Effect.promise(() => startRedis()), (s) => Effect.promise(s.stop))
+      const limiter = yield* RateLimiter.layerRedis({ timeout: "300 millis" }).pipe(
+        Layer.provide(Redis.layer(redisConfig(server.url), { required: true })),
+        Layer.build,
+        Effect.map(Context.get(RateLimiter.RateLimiter))
+      )
+      expect((yield* limiter.hit("frozen", 10, 60_000)).count).toBe(1)
+      server.pause()
+      const started = Date.now()
+      const outcomes = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => `frozen-${i % 3}`), (key) =>
+        Effect.flip(limiter.hit(key, 10, 60_000)), { concurrency: "unbounded" }).pipe(Effect.ensuring(Effect.sync(server.resume)))
+      const waited = Date.now() - started
+      expect(outcomes.map((error) => error._tag)).toEqual(Array.from({ length: 20 }, () => "DependencyUnavailable"))
+      expect(waited).toBeGreaterThanOrEqual(250)
+      expect(waited).toBeLessThan(2_000)
+      // Once Redis answers again, checks are decided again (and the frozen ones may or may not have counted).
+      yield* limiter.hit("after", 10, 60_000).pipe(Effect.retry({ times: 20, schedule: Schedule.spaced("100 millis") }))
+    }).pipe(Effect.scoped), { timeout: 30_000 })
 })
 
 describe("Redis connection", () => {
