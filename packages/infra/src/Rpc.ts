@@ -1,4 +1,7 @@
-import { HttpLayerRouter, HttpServerRequest, HttpServerResponse, Socket } from "@effect/platform"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Socket from "@effect/platform/Socket"
 import { RpcClient, RpcClientError, type RpcGroup, type RpcMessage, RpcSerialization, RpcServer } from "@effect/rpc"
 import type * as Rpc from "@effect/rpc/Rpc"
 import { type DependencyUnavailable, unavailable } from "@herald/domain/Errors"

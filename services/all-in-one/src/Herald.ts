@@ -1,4 +1,5 @@
-import { HttpLayerRouter, HttpServer } from "@effect/platform"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
 import { NodeHttpServer } from "@effect/platform-node"
 import * as Gateway from "@herald/gateway/Routes"
 import * as Notifications from "@herald/notifications/Service"

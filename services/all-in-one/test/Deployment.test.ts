@@ -69,7 +69,7 @@ describe("npm start (the all-in-one program)", () => {
 })
 
 describe("the bundle (npm run build, what the Docker image runs)", () => {
-  it.live("builds, and the bundled all-in-one program serves the platform end to end on the real servers", () =>
+  it.live("builds, and the bundled all-in-one program serves the platform and its docs page end to end on the real servers", () =>
     Effect.gen(function*() {
       yield* promise(() => promisify(execFile)(process.execPath, ["infra/scripts/build.mjs"], { cwd: root }))
       const { url } = yield* Effect.acquireRelease(
@@ -78,15 +78,21 @@ describe("the bundle (npm run build, what the Docker image runs)", () => {
       )
       expect((yield* promise(() => request(url, "/ready"))).status).toBe(200)
       yield* smoke(url)
+      // The docs UI is a chunk of its own, loaded by the first request for it.
+      const docs = yield* promise(() => request(url, "/docs"))
+      expect([docs.status, docs.text.includes("api-reference")]).toEqual([200, true])
     }).pipe(Effect.scoped), { timeout: 120_000 })
 })
 
 describe("on Deno 2", () => {
-  it.live("the all-in-one program runs under Deno on the real servers, end to end", () =>
+  it.live("the all-in-one program runs under Deno on the real servers, end to end, docs page included", () =>
     Effect.gen(function*() {
       const { url } = yield* program(System.testEnv("deno"), "deno")
       expect((yield* promise(() => request(url, "/ready"))).status).toBe(200)
       yield* smoke(url)
+      // The docs UI is a chunk of its own, loaded by the first request for it.
+      const docs = yield* promise(() => request(url, "/docs"))
+      expect([docs.status, docs.text.includes("api-reference")]).toEqual([200, true])
     }).pipe(Effect.scoped), { timeout: 120_000 })
 })
 

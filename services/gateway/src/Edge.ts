@@ -1,12 +1,10 @@
-import {
-  FileSystem,
-  HttpApi,
-  HttpIncomingMessage,
-  HttpMiddleware,
-  HttpServerError,
-  HttpServerRequest,
-  HttpServerResponse
-} from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { errorBody } from "@herald/domain/ApiError"
 import { HeraldApi } from "@herald/domain/Api"
 import { Cause, Clock, Config, Effect, Option } from "effect"

@@ -1,4 +1,5 @@
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { errorBody } from "@herald/domain/ApiError"
 import { RateLimiter, type Decision } from "@herald/infra/RateLimiter"
 import { Clock, Config, Duration, Effect, Metric, Option } from "effect"

@@ -1,7 +1,8 @@
-import { HttpApiScalar, HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { HeraldApi } from "@herald/domain/Api"
 import { prometheus } from "@herald/infra/Metrics"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Scope } from "effect"
 import { AuthenticationLive, VerifierLive } from "./Authentication.ts"
 import { NotificationsClient, TasksClient, UsersClient } from "@herald/infra/ServiceClients"
 import { bodyGuard, cors, EdgeConfig, hardenAndLog, requestId, shapeErrors } from "./Edge.ts"
@@ -19,7 +20,24 @@ const Api = HttpLayerRouter.addHttpApi(HeraldApi, { openapiPath: "/openapi.json"
   Layer.provide(AuthenticationLive)
 )
 
-const Docs = HttpApiScalar.layerHttpLayerRouter({ api: HeraldApi, path: "/docs" })
+/**
+ * The browsable docs page. Its UI (Scalar: a 3.3 MB script inlined into the page) is loaded by the first request
+ * for it, not at start: it was the largest part of the gateway's bundle and of its idle memory.
+ */
+const Docs = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const page = yield* Effect.cached(
+      Effect.promise(() => import("@effect/platform/HttpApiScalar")).pipe(
+        Effect.flatMap((Scalar) => HttpLayerRouter.toHttpEffect(Scalar.layerHttpLayerRouter({ api: HeraldApi, path: "/docs" }))),
+        // A router of its own: with the shared memo map it would be the gateway's router, which already has /docs.
+        Effect.provideServiceEffect(Layer.CurrentMemoMap, Layer.makeMemoMap),
+        Scope.extend(scope)
+      )
+    )
+    return HttpLayerRouter.add("GET", "/docs", Effect.flatten(page))
+  })
+)
 
 const Metrics = HttpLayerRouter.add(
   "GET",

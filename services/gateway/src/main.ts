@@ -1,4 +1,4 @@
-import { HttpLayerRouter } from "@effect/platform"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as Logging from "@herald/infra/Logging"
 import * as Main from "@herald/infra/Main"
 import * as Platform from "@herald/infra/Platform"

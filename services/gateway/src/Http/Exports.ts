@@ -1,4 +1,5 @@
-import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { HeraldApi } from "@herald/domain/Api"
 import { CurrentUser } from "@herald/domain/Auth"
 import { ExportNotReady } from "@herald/domain/Errors"

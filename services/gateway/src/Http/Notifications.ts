@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { HeraldApi } from "@herald/domain/Api"
 import { CurrentUser } from "@herald/domain/Auth"
 import type { NotificationListQuery } from "@herald/domain/Notification"

@@ -1,4 +1,6 @@
-import { HttpApiBuilder, HttpServerResponse, Socket } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Socket from "@effect/platform/Socket"
 import { HeraldApi } from "@herald/domain/Api"
 import { Unauthorized } from "@herald/domain/Errors"
 import { NotificationId } from "@herald/domain/Ids"
