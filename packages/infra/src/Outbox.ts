@@ -85,7 +85,16 @@ export interface RelayOptions {
   /** The lock its sources' writers use: settling a document waits for a write in progress on it. */
   readonly lock: KeyedLock
   readonly batchSize?: number
+  /**
+   * How long an idle relay waits for a nudge before it scans: `idlePoll` (default 250 ms) while it relayed events in
+   * the last `quietAfter` (default 10 s), `quietPoll` (default 1 s) after that. Local writes nudge it at once either
+   * way; the poll is how another copy's writes are found. The slower quiet poll is what lets an idle process give
+   * memory back: each scan allocates ~55 KB in the driver, and four scans a second per source kept V8 from ever
+   * shrinking its young generation (tasks service idle: 126 MB, 88 MB with the quiet poll).
+   */
   readonly idlePoll?: Duration.DurationInput
+  readonly quietPoll?: Duration.DurationInput
+  readonly quietAfter?: Duration.DurationInput
   /** How often the relay scans for pending documents while it is kept busy by local writes (default 1 s). */
   readonly scanEvery?: Duration.DurationInput
 }
@@ -210,6 +219,9 @@ export const run = (options: RelayOptions) =>
     })
 
     const idle = Duration.decode(options.idlePoll ?? "250 millis")
+    const quiet = Duration.decode(options.quietPoll ?? "1 second")
+    const quietAfterMs = Duration.toMillis(options.quietAfter ?? "10 seconds")
+    let lastRelayed = 0
     yield* Effect.gen(function*() {
       if (!(yield* SubscriptionRef.get(lease.leading))) {
         hints.clear()
@@ -217,9 +229,12 @@ export const run = (options: RelayOptions) =>
       }
       if (unsettled.count() >= unsettledLimit) return yield* Effect.sleep("50 millis")
       const relayed = yield* round
+      const now = yield* Clock.currentTimeMillis
+      if (relayed > 0) lastRelayed = now
       // A full batch means more may be waiting: go again at once; otherwise wait to be nudged, or poll.
       if (relayed < batchSize && hints.count() === 0) {
-        const nudged = yield* Queue.take(wake).pipe(Effect.timeout(idle), Effect.option)
+        const poll = now - lastRelayed > quietAfterMs ? quiet : idle
+        const nudged = yield* Queue.take(wake).pipe(Effect.timeout(poll), Effect.option)
         // Woken by the idle timer: the next round is a scan.
         if (Option.isNone(nudged)) lastScan = 0
       }
