@@ -40,6 +40,15 @@ export class CountersProjector extends Effect.Service<CountersProjector>()("Hera
       Effect.gen(function*() {
         const task = event.data.task
         const version = event.aggregateVersion
+        if (event.type === "task.created" && version === 1 && task.projectId === null) {
+          // A first event outside any project changes no counter: recording the task's state is all there is to do,
+          // and the insert tells a duplicate by itself (any recorded state is at this version or newer). This saves
+          // the lookup below, which on FerretDB scans the whole collection.
+          return yield* states.insertOne({ _id: task.id, projectId: null, status: task.status, version }).pipe(
+            Effect.as("counted" as const),
+            Effect.catchTag("DuplicateKey", () => Effect.succeed("already counted" as const))
+          )
+        }
         const before = yield* states.findOne({ _id: task.id })
         if (Option.isSome(before) && before.value.version >= version) return "already counted" as const
         const previous: Contribution = Option.match(before, {
