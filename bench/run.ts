@@ -80,12 +80,12 @@ const peakRss = async <A>(processes: Record<string, ServiceProcess>, during: Pro
 }
 
 /**
- * Idle RSS: V8 keeps the young generation it grew while starting until the process has been quiet for a while, so
- * "just started" is not "idle". After `settleSeconds` without traffic, samples once a second for `sampleSeconds`
- * and returns the median and the maximum of each process (background work, such as the outbox relay's poll,
- * still runs and still allocates).
+ * Idle RSS: V8 keeps the young generation it grew while starting until the process has been quiet for a while (its
+ * memory reducer gave it back 30–70 s after start, measured), so "just started" is not "idle". After
+ * `settleSeconds` without traffic, samples once a second for `sampleSeconds` and returns the median and the maximum
+ * of each process (background work, such as the outbox relay's poll, still runs and still allocates).
  */
-const idleRss = async (pids: Record<string, number | undefined>, settleSeconds = 30, sampleSeconds = 20) => {
+const idleRss = async (pids: Record<string, number | undefined>, settleSeconds = 60, sampleSeconds = 20) => {
   await sleep(settleSeconds * 1000)
   const samples: Record<string, Array<number>> = {}
   for (let i = 0; i < sampleSeconds; i++) {
@@ -142,7 +142,7 @@ const main = async () => {
     for (const started of [users, tasks, notifications]) cleanups.push(started.stop)
     const gateway = await start("dist/gateway.mjs", urls)
     const herald = { gateway, users, tasks, notifications }
-    console.log("4. idle memory of each service (50 s) …")
+    console.log("4. idle memory of each service (80 s) …")
     const idle = await idleRss(Object.fromEntries(Object.entries(herald).map(([name, p]) => [name, p.pid])))
 
     // 1. The hot path: authenticated GET /api/tasks/:id, gateway → RPC → tasks → FerretDB.
@@ -300,7 +300,7 @@ const main = async () => {
         await sleep(20)
       }
       coldStarts.push(Date.now() - begun)
-      if (run === 0) allInOneIdle = (await idleRss({ allInOne: child.pid }, 30, 10)).allInOne?.median ?? NaN
+      if (run === 0) allInOneIdle = (await idleRss({ allInOne: child.pid }, 60, 10)).allInOne?.median ?? NaN
       child.kill("SIGTERM")
       await new Promise((resolve) => child.once("exit", resolve))
     }
