@@ -3,9 +3,9 @@ import { Clock, Context, Duration, Effect, Either, Layer, Schedule } from "effec
 import { awaitReply, command, Redis } from "./Redis.ts"
 
 /**
- * Fixed-window counters: each key has a window that starts with its first hit and lasts `windowMs`. One atomic
- * step per hit (a Lua script on Redis), so N concurrent hits on a budget of B admit exactly min(N, B), however many
- * gateways share the server. Rejected hits count too; they do not extend the window.
+ * Fixed-window counters: each key has a window that starts with its first hit and lasts `windowMs`. Each hit is
+ * counted atomically (inside a Lua script on Redis), so N concurrent hits on a budget of B admit exactly min(N, B),
+ * however many gateways share the server. Rejected hits count too; they do not extend the window.
  */
 export interface Decision {
   readonly allowed: boolean

@@ -67,8 +67,9 @@ const headersFor = (policies: ReadonlyArray<Policy>, decisions: ReadonlyArray<re
 
 /**
  * Fixed-window limits per client address (and, on login and registration, a stricter one per address and per
- * email), one atomic Redis round trip per policy. When Redis does not answer in time the request is served
- * without a decision (fail-open, logged and counted) unless `RATE_LIMIT_FAIL_MODE=closed`.
+ * email), one atomic count per policy (checks made at the same time share one Redis call, see `RateLimiter`).
+ * When Redis does not answer in time the request is served without a decision (fail-open, logged and counted)
+ * unless `RATE_LIMIT_FAIL_MODE=closed`.
  */
 export const makeRateLimit = Effect.gen(function*() {
   const config = yield* RateLimitConfig
