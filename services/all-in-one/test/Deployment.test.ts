@@ -68,8 +68,22 @@ describe("npm start (the all-in-one program)", () => {
     }), { timeout: 60_000 })
 })
 
+/** The files a bundled program loads at start: its entry and every chunk reached by static imports (not `import()`). */
+const loadedAtStart = (program: string): ReadonlyArray<string> => {
+  const seen = new Set<string>()
+  const visit = (file: string) => {
+    if (seen.has(file)) return
+    seen.add(file)
+    for (const [, target] of readFileSync(file, "utf8").matchAll(/(?:from|import)\s*"(\.\/[^"]+\.mjs)"/g)) {
+      if (target !== undefined) visit(join(file, "..", target))
+    }
+  }
+  visit(join(root, "dist", `${program}.mjs`))
+  return [...seen]
+}
+
 describe("the bundle (npm run build, what the Docker image runs)", () => {
-  it.live("builds, and the bundled all-in-one program serves the platform and its docs page end to end on the real servers", () =>
+  it.live("builds; the bundled all-in-one program serves the platform and its docs page end to end on the real servers; no program loads the docs UI at start", () =>
     Effect.gen(function*() {
       yield* promise(() => promisify(execFile)(process.execPath, ["infra/scripts/build.mjs"], { cwd: root }))
       const { url } = yield* Effect.acquireRelease(
@@ -81,6 +95,12 @@ describe("the bundle (npm run build, what the Docker image runs)", () => {
       // The docs UI is a chunk of its own, loaded by the first request for it.
       const docs = yield* promise(() => request(url, "/docs"))
       expect([docs.status, docs.text.includes("api-reference")]).toEqual([200, true])
+      // ...and no program loads it at start (an import from `@effect/platform`'s index would pull it in again).
+      for (const program of ["all-in-one", "gateway", "users", "tasks", "notifications"]) {
+        const files = loadedAtStart(program)
+        expect(files.length).toBeGreaterThan(1)
+        expect(files.filter((file) => readFileSync(file, "utf8").includes("@scalar/api-reference"))).toEqual([])
+      }
     }).pipe(Effect.scoped), { timeout: 120_000 })
 })
 
