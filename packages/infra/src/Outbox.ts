@@ -13,9 +13,11 @@ import { forever } from "./Retry.ts"
  * written again meanwhile keeps its events, and they are published again: at-least-once, which consumers absorb by
  * event id). A broker outage only delays events.
  *
- * Settling is batched (one write per batch) and done by its own fiber, off the delivery path: on FerretDB every
- * write to an existing document scans its collection (README, "FerretDB notes"), so a write per event was the
- * pipeline's ceiling.
+ * Settling is batched (one write per batch, at most one a second while events flow) and done by its own fiber, off
+ * the delivery path: on FerretDB every write to an existing document scans its collection (README, "FerretDB
+ * notes"), so a write per event was the pipeline's ceiling. For the same reason the relay scans for pending documents
+ * only when it must (idle poll, a write it was not told about, at most once per `scanEvery` while busy): documents
+ * written here are handed to it.
  */
 
 /** The stored form of the events in an outbox: their JSON encoding, still checked against the event schema. */
@@ -97,6 +99,12 @@ export interface RelayOptions {
   readonly quietAfter?: Duration.DurationInput
   /** How often the relay scans for pending documents while it is kept busy by local writes (default 1 s). */
   readonly scanEvery?: Duration.DurationInput
+  /**
+   * How long published documents may wait to be settled while fewer than a batch are waiting (default 1 s): settles
+   * are bookkeeping, and on FerretDB each one scans the collection, so one larger settle beats several small ones.
+   * A crash in between only means those events are published again.
+   */
+  readonly settleEvery?: Duration.DurationInput
 }
 
 const published = Metric.counter("herald_outbox_published_total", { description: "Events published by outbox relays" })
@@ -120,6 +128,8 @@ export const run = (options: RelayOptions) =>
     /** Documents written here since the last round: the newest pending state of each. */
     const hints = newestPending()
     let lastScan = 0
+    /** A write the relay was not told the details of (a plain nudge, or a hint past the bound): the next round scans. */
+    let scanRequested = false
 
     const publish = (event: DomainEventEncoded) =>
       broker.publish({
@@ -157,7 +167,8 @@ export const run = (options: RelayOptions) =>
         )
 
     /** Settles up to `settleBatch` documents of each source, waiting for writes in progress on them. */
-    const settleBatch = 50
+    const settleBatch = batchSize
+    const settleEvery = Duration.decode(options.settleEvery ?? "1 second")
     const settleSome = Effect.forEach(options.sources, (source) => {
       const waiting = unsettled.of(source.name)
       if (waiting.size === 0) return Effect.void
@@ -172,6 +183,8 @@ export const run = (options: RelayOptions) =>
 
     yield* Effect.gen(function*() {
       if (unsettled.count() === 0) yield* Queue.take(settleWake)
+      // Lets a batch gather, unless one already has.
+      if (unsettled.count() < settleBatch) yield* Effect.sleep(settleEvery)
       yield* settleSome
     }).pipe(
       Effect.tapErrorCause((cause) => Effect.logWarning(`outbox relay ${options.name}: settling failed; backing off`, cause)),
@@ -212,10 +225,15 @@ export const run = (options: RelayOptions) =>
 
     const round = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      if (hints.count() > 0 && now - lastScan < scanEveryMs) return yield* relayHinted
+      // Woken with nothing handed over (several nudges before the round ran leave a spare wake-up): nothing to scan for.
+      if (!scanRequested && now - lastScan < scanEveryMs) return yield* relayHinted
       lastScan = now
+      scanRequested = false
       hints.clear()
-      return yield* scan
+      const relayed = yield* scan
+      // A full batch: more are waiting (a backlog after a restart, say); the next round scans again at once.
+      if (relayed >= batchSize) scanRequested = true
+      return relayed
     })
 
     const idle = Duration.decode(options.idlePoll ?? "250 millis")
@@ -244,15 +262,20 @@ export const run = (options: RelayOptions) =>
       Effect.forever,
       Effect.forkScoped
     )
-    const nudge = Queue.offer(wake, undefined).pipe(Effect.asVoid)
+    const wakeUp = Queue.offer(wake, undefined).pipe(Effect.asVoid)
     return {
-      nudge,
+      /** After a local write whose events the relay should look for: the next round scans. */
+      nudge: Effect.suspend(() => {
+        scanRequested = true
+        return wakeUp
+      }),
       /** After a local write of `doc` in `source`: what its outbox now holds, at the version written. */
       nudgeDocument: (source: string, doc: PendingDocument) =>
         Effect.suspend(() => {
-          // Bounded: past it, the next scan finds the rest.
+          // Bounded: past it, a scan finds the rest.
           if (hints.versionOf(source, doc.id) >= 0 || hints.count() < batchSize * 10) hints.put(source, doc)
-          return nudge
+          else scanRequested = true
+          return wakeUp
         })
     }
   })

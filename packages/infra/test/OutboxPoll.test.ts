@@ -24,6 +24,7 @@ const event = (n: number): DomainEventEncoded => ({
 const makeSource = () => {
   const documents = new Map<string, Outbox.PendingDocument>()
   let scans = 0
+  let settles = 0
   const source: Outbox.OutboxSource = {
     name: "projects",
     pending: (limit) =>
@@ -33,14 +34,20 @@ const makeSource = () => {
       }),
     settle: (docs) =>
       Effect.sync(() => {
+        settles += 1
         for (const doc of docs) if (documents.get(doc.id)?.version === doc.version) documents.delete(doc.id)
       })
   }
   return {
     source,
-    add: (n: number) => documents.set(`project-${n}`, { id: `project-${n}`, version: 1, deleted: false, events: [event(n)] }),
+    add: (n: number) => {
+      const doc = { id: `project-${n}`, version: 1, deleted: false, events: [event(n)] }
+      documents.set(doc.id, doc)
+      return doc
+    },
     isPending: (n: number) => documents.has(`project-${n}`),
-    scans: () => scans
+    scans: () => scans,
+    settles: () => settles
   }
 }
 
@@ -64,8 +71,9 @@ describe("outbox relay polling", () => {
       yield* Outbox.run({ name: "poll-test", exchange, sources: [written.source], lock: yield* KeyedLock.make })
       yield* advance(500)
 
+      // Published within a poll, then settled within `settleEvery` (1 s).
       written.add(1)
-      yield* advance(500)
+      yield* advance(1_500)
       expect(written.isPending(1)).toBe(false)
       const busyScans = yield* scansDuring(written, 2_000)
       expect(busyScans).toBeGreaterThanOrEqual(7)
@@ -76,8 +84,29 @@ describe("outbox relay polling", () => {
       expect(quietScans).toBeLessThanOrEqual(6)
 
       written.add(2)
-      yield* advance(1_050)
+      yield* advance(2_100)
       expect(written.isPending(2)).toBe(false)
       expect(yield* scansDuring(written, 2_000)).toBeGreaterThanOrEqual(7)
+    }).pipe(Effect.provide(Layer.merge(MemoryBroker.layerMemory, MemoryStore.layerMemory))))
+
+  it.scoped("writes handed to the relay are published without a scan each: while they flow it scans once a second and settles in batches", () =>
+    Effect.gen(function*() {
+      const broker = yield* Broker
+      yield* broker.declare({ exchanges: [{ name: exchange, type: "topic" }], queues: [] })
+      const written = makeSource()
+      const relay = yield* Outbox.run({ name: "hint-test", exchange, sources: [written.source], lock: yield* KeyedLock.make })
+      yield* advance(500)
+
+      const scansBefore = written.scans()
+      const settlesBefore = written.settles()
+      // Three writes per 50 ms for three seconds, each handed over as it is made (several nudges per round).
+      for (let step = 0; step < 60; step++) {
+        for (let n = step * 3; n < step * 3 + 3; n++) yield* relay.nudgeDocument("projects", written.add(n))
+        yield* advance(50)
+      }
+      expect(written.scans() - scansBefore).toBeLessThanOrEqual(4)
+      expect(written.settles() - settlesBefore).toBeLessThanOrEqual(4)
+      yield* advance(1_500)
+      expect(Array.from({ length: 180 }, (_, n) => written.isPending(n)).filter(Boolean)).toEqual([])
     }).pipe(Effect.provide(Layer.merge(MemoryBroker.layerMemory, MemoryStore.layerMemory))))
 })
