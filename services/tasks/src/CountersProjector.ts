@@ -21,8 +21,9 @@ type Contribution = { readonly projectId: ProjectId | null; readonly status: Tas
 /**
  * Keeps `taskCounts` of every project from task events, by the old → new status (and project) of each task:
  *
- * - Version order: each task's last counted version is recorded; an event at or below it (a duplicate, or an older
- *   event arriving late) changes nothing, so counts always describe the newest version seen of each task.
+ * - Version order: each task's last counted version is recorded (from its first event that is not a creation
+ *   outside any project); an event at or below it (a duplicate, or an older event arriving late) changes nothing,
+ *   so counts always describe the newest version seen of each task.
  * - Idempotent across crashes: the delta is applied to the project's counters together with a `pending` marker
  *   (task → version) in the same document update, then the task's state is recorded, then the marker is cleared.
  *   A redelivery finds either the state already recorded (skip) or the marker (do not apply the delta twice).
@@ -40,15 +41,11 @@ export class CountersProjector extends Effect.Service<CountersProjector>()("Hera
       Effect.gen(function*() {
         const task = event.data.task
         const version = event.aggregateVersion
-        if (event.type === "task.created" && version === 1 && task.projectId === null) {
-          // A first event outside any project changes no counter: recording the task's state is all there is to do,
-          // and the insert tells a duplicate by itself (any recorded state is at this version or newer). This saves
-          // the lookup below, which on FerretDB scans the whole collection.
-          return yield* states.insertOne({ _id: task.id, projectId: null, status: task.status, version }).pipe(
-            Effect.as("counted" as const),
-            Effect.catchTag("DuplicateKey", () => Effect.succeed("already counted" as const))
-          )
-        }
+        // A first event outside any project changes no counter and needs no record: a task without a recorded state
+        // is taken to contribute nothing, which is exactly what it contributes at version 1, and no event is older
+        // than the first, so the version guard loses nothing. (It saves a write per new task, and on FerretDB the
+        // lookup below, which scans the collection.)
+        if (event.type === "task.created" && version === 1 && task.projectId === null) return "nothing to count" as const
         const before = yield* states.findOne({ _id: task.id })
         if (Option.isSome(before) && before.value.version >= version) return "already counted" as const
         const previous: Contribution = Option.match(before, {
