@@ -48,15 +48,23 @@ export const describeUrl = (url: string): string => {
   }
 }
 
-/** Connects (retrying with jittered backoff), pings, and closes the client when the scope ends. */
+/** Herald's pool size per process, unless the connection string sets its own `maxPoolSize`. */
+const defaultMaxPoolSize = 50
+
+/**
+ * Connects (retrying with jittered backoff), pings, and closes the client when the scope ends. Options in the
+ * connection string apply; the driver prefers options given in code over them, so Herald's defaults are given only
+ * where the string is silent (`maxPoolSize=2` suits FerretDB's single SQLite writer: README, Performance).
+ */
 export const connect = (config: MongoConfig) => {
   const url = Redacted.value(config.url)
+  const urlSetsPoolSize = /[?&]maxPoolSize=/i.test(url)
   const open = Effect.tryPromise({
     try: async () => {
       const client = new MongoClient(url, {
         serverSelectionTimeoutMS: 2_000,
         connectTimeoutMS: 2_000,
-        maxPoolSize: 50,
+        ...(urlSetsPoolSize ? {} : { maxPoolSize: defaultMaxPoolSize }),
         appName: "herald"
       })
       try {

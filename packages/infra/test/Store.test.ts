@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { mongoStore } from "@herald/testing/Env"
+import { mongoStore, servers, uniqueName } from "@herald/testing/Env"
 import { Effect, Exit, type Layer, Option, Redacted, Schema, TestClock } from "effect"
 import * as MemoryStore from "../src/MemoryStore.ts"
 import { connect } from "../src/Mongo.ts"
@@ -176,6 +176,18 @@ describe("DocumentStore", () => {
 })
 
 describe("MongoDB connection", () => {
+  it.live("the connection string's own pool size applies; otherwise Herald's default (50)", () =>
+    Effect.gen(function*() {
+      const url = servers().mongodbUrl
+      const poolSizeOf = (connectionString: string) =>
+        Effect.scoped(Effect.map(
+          connect({ url: Redacted.make(connectionString), database: uniqueName("pool"), connectRetries: 1 }),
+          ({ client }) => client.options.maxPoolSize
+        ))
+      expect(yield* poolSizeOf(url)).toBe(50)
+      expect(yield* poolSizeOf(`${url}${url.includes("?") ? "&" : "?"}maxPoolSize=2`)).toBe(2)
+    }))
+
   it.live("an unreachable server is retried, then reported as a typed error", () =>
     Effect.gen(function*() {
       const started = Date.now()
