@@ -128,7 +128,10 @@ export const run = (options: RelayOptions) =>
     /** Documents written here since the last round: the newest pending state of each. */
     const hints = newestPending()
     let lastScan = 0
-    /** A write the relay was not told the details of (a plain nudge, or a hint past the bound): the next round scans. */
+    /**
+     * The next round scans: after the idle poll, a write the relay was not told the details of (a plain nudge, or a
+     * hint past the bound), or a full batch.
+     */
     let scanRequested = false
 
     const publish = (event: DomainEventEncoded) =>
@@ -254,7 +257,7 @@ export const run = (options: RelayOptions) =>
         const poll = now - lastRelayed > quietAfterMs ? quiet : idle
         const nudged = yield* Queue.take(wake).pipe(Effect.timeout(poll), Effect.option)
         // Woken by the idle timer: the next round is a scan.
-        if (Option.isNone(nudged)) lastScan = 0
+        if (Option.isNone(nudged)) scanRequested = true
       }
     }).pipe(
       Effect.tapErrorCause((cause) => Effect.logWarning(`outbox relay ${options.name}: round failed; backing off`, cause)),
