@@ -82,7 +82,7 @@ const goBin = (): ReadonlyArray<string> => {
 }
 
 /** FerretDB v1.24 (SQLite handler) in a fresh temporary folder on a free port. */
-export const startFerretDb = async (): Promise<Server> => {
+export const startFerretDb = async (): Promise<Server & { readonly pid: number | undefined }> => {
   const binary = process.env.FERRETDB_BIN ?? findBinary("ferretdb", goBin())
   if (binary === undefined) {
     throw new MissingBinary("ferretdb", "Build it once with `bash infra/scripts/build-ferretdb.sh` (needs Go), or set MONGODB_URL.")
@@ -102,6 +102,7 @@ export const startFerretDb = async (): Promise<Server> => {
   return {
     url: `mongodb://127.0.0.1:${port}/?directConnection=true`,
     port,
+    pid: child.pid,
     stop: async () => {
       await stopProcess(child)
       await rm(dir, { recursive: true, force: true })

@@ -1,0 +1,71 @@
+/**
+ * Reference (c), not a target: the floor of the framework Herald is built on. Effect's HttpApi serving
+ * `GET /api/tasks/:id` with Herald's own `Task` response schema, from one direct database read, in one process —
+ * no authentication, rate limit, RPC hop, middleware or logging. Herald's hot path does all of that on top, so its
+ * ratio to this row is the cost of Herald's own features; this row's ratio to (a) is the cost of the framework.
+ */
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { type ProjectId, TaskId } from "@herald/domain/Ids"
+import { Task } from "@herald/domain/Task"
+import { Effect, Layer, Schema } from "effect"
+import { MongoClient } from "mongodb"
+import { createServer } from "node:http"
+
+/** The stored fields the response needs (the tasks service keeps more). */
+interface StoredTask {
+  readonly _id: TaskId
+  readonly projectId: ProjectId | null
+  readonly title: string
+  readonly description: string
+  readonly priority: Task["priority"]
+  readonly status: Task["status"]
+  readonly dueDate: Date | null
+  readonly version: number
+  readonly createdAt: Date
+  readonly updatedAt: Date
+}
+
+class TaskNotFound extends Schema.TaggedError<TaskNotFound>()("TaskNotFound", {}) {}
+
+const FloorApi = HttpApi.make("floor").add(
+  HttpApiGroup.make("tasks").add(
+    HttpApiEndpoint.get("get", "/api/tasks/:id")
+      .setPath(Schema.Struct({ id: TaskId }))
+      .addSuccess(Task)
+      .addError(TaskNotFound, { status: 404 })
+  )
+)
+
+const client = await new MongoClient(process.env.MONGODB_URL ?? "mongodb://127.0.0.1:27017").connect()
+const tasks = client.db(process.env.MONGODB_DATABASE ?? "herald").collection<StoredTask>("tasks")
+
+const toTask = (doc: StoredTask) =>
+  new Task({
+    id: doc._id,
+    projectId: doc.projectId,
+    title: doc.title,
+    description: doc.description,
+    priority: doc.priority,
+    status: doc.status,
+    dueDate: doc.dueDate,
+    version: doc.version,
+    createdAt: doc.createdAt,
+    updatedAt: doc.updatedAt
+  }, true)
+
+const TasksLive = HttpApiBuilder.group(FloorApi, "tasks", (handlers) =>
+  handlers.handle("get", ({ path }) =>
+    Effect.promise(() => tasks.findOne({ _id: path.id })).pipe(
+      Effect.flatMap((doc) => (doc === null ? Effect.fail(new TaskNotFound()) : Effect.succeed(toTask(doc))))
+    )))
+
+HttpLayerRouter.serve(HttpLayerRouter.addHttpApi(FloorApi).pipe(Layer.provide(TasksLive))).pipe(
+  Layer.provide(NodeHttpServer.layer(createServer, { port: Number(process.env.PORT ?? 9002), host: "127.0.0.1" })),
+  Layer.launch,
+  NodeRuntime.runMain
+)
