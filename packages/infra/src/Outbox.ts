@@ -17,7 +17,8 @@ import { forever } from "./Retry.ts"
  * the delivery path: on FerretDB every write to an existing document scans its collection (README, "FerretDB
  * notes"), so a write per event was the pipeline's ceiling. For the same reason the relay scans for pending documents
  * only when it must (idle poll, a write it was not told about, at most once per `scanEvery` while busy): documents
- * written here are handed to it.
+ * written here are handed to it. A source may keep its outbox elsewhere than in its documents, as tasks do (their
+ * outbox is a collection of its own, so settling never updates a task): the relay only sees `OutboxSource`.
  */
 
 /** The stored form of the events in an outbox: their JSON encoding, still checked against the event schema. */
@@ -34,8 +35,12 @@ export interface PendingDocument {
 /** A collection whose documents carry an outbox. Its repository implements these against its own documents. */
 export interface OutboxSource {
   readonly name: string
-  /** Some documents with pending events. */
-  readonly pending: (limit: number) => Effect.Effect<ReadonlyArray<PendingDocument>, unknown>
+  /**
+   * Some documents with pending events. `held` tells the documents the relay already holds at that version (handed
+   * over by their writer, or published and not yet settled): the relay skips them anyway, and a source may use it
+   * to spare itself work on them.
+   */
+  readonly pending: (limit: number, held: (id: string, version: number) => boolean) => Effect.Effect<ReadonlyArray<PendingDocument>, unknown>
   /**
    * After publishing: clears the outbox of each document still at its `version` (or removes it, when it was deleted
    * and its last events are out), in as few writes as the store allows.
@@ -199,11 +204,14 @@ export const run = (options: RelayOptions) =>
     const sum = (counts: ReadonlyArray<number>) => counts.reduce((a, b) => a + b, 0)
 
     const scan = Effect.map(
-      Effect.forEach(options.sources, (source) =>
-        Effect.flatMap(
-          source.pending(batchSize + unsettled.of(source.name).size),
-          (docs) => relay(source, docs.filter((doc) => !isUnsettled(source, doc)).slice(0, batchSize))
-        )),
+      Effect.forEach(options.sources, (source) => {
+        const held = (id: string, version: number) =>
+          unsettled.versionOf(source.name, id) >= version || hints.versionOf(source.name, id) >= version
+        return Effect.flatMap(
+          source.pending(batchSize + unsettled.of(source.name).size + hints.of(source.name).size, held),
+          (docs) => relay(source, docs.filter((doc) => !held(doc.id, doc.version)).slice(0, batchSize))
+        )
+      }),
       sum
     )
 
@@ -232,11 +240,13 @@ export const run = (options: RelayOptions) =>
       if (!scanRequested && now - lastScan < scanEveryMs) return yield* relayHinted
       lastScan = now
       scanRequested = false
-      hints.clear()
-      const relayed = yield* scan
+      // What was handed over first (a scan may not see it yet: the tasks' outbox leaves fresh entries to it), then
+      // the scan, which skips whatever the relay holds.
+      const handed = yield* relayHinted
+      const found = yield* scan
       // A full batch: more are waiting (a backlog after a restart, say); the next round scans again at once.
-      if (relayed >= batchSize) scanRequested = true
-      return relayed
+      if (found >= batchSize) scanRequested = true
+      return handed + found
     })
 
     const idle = Duration.decode(options.idlePoll ?? "250 millis")

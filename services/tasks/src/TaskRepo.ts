@@ -1,11 +1,11 @@
 import { decodeCursor, encodeCursor } from "@herald/domain/Common"
 import { ValidationFailed } from "@herald/domain/Errors"
-import { ProjectId, TaskId, UserId } from "@herald/domain/Ids"
+import { EventId, ProjectId, TaskId, UserId } from "@herald/domain/Ids"
 import { Task, TaskPriority, type TaskListQuery, TaskStatus } from "@herald/domain/Task"
 import type { OutboxSource } from "@herald/infra/Outbox"
 import { OutboxEvents, settleBranches } from "@herald/infra/Outbox"
 import { DocumentStore, type Filter } from "@herald/infra/Store"
-import { Effect, Option, Schema } from "effect"
+import { Clock, Duration, Effect, Option, Schema } from "effect"
 
 export const TaskDoc = Schema.Struct({
   _id: TaskId,
@@ -21,10 +21,47 @@ export const TaskDoc = Schema.Struct({
   updatedAt: Schema.DateFromSelf,
   /** A deleted task stays, without appearing anywhere, until its `task.deleted` event is out; then it is removed. */
   deleted: Schema.Boolean,
-  outbox: OutboxEvents,
-  outboxPending: Schema.Boolean
+  /**
+   * The writes of this task whose outbox entries may still be waiting (their entries' ids): what makes an entry
+   * count as committed. Trimmed by the next write to those still waiting. (Absent on documents of earlier builds.)
+   */
+  pendingWrites: Schema.optionalWith(Schema.Array(EventId), { default: () => [] })
 })
 export type TaskDoc = typeof TaskDoc.Type
+
+/**
+ * The outbox of tasks, a collection of its own: one entry per write, keyed by the id of the event the write caused,
+ * holding every event of the task still waiting (the previous entry's, if it is still here, then its own).
+ *
+ * Why not the events in the task document, as projects and exports keep them: on FerretDB every update of an
+ * existing document scans its collection, and clearing a task's outbox after publishing was one more update per
+ * task (half of FerretDB's CPU in the pipeline). Here a writer inserts the entry, then writes the task naming the
+ * entry in `pendingWrites`; the relay deletes published entries, one delete per batch on a small collection, and
+ * never touches the task. An entry is committed when its task names it: a writer that died between the two writes
+ * leaves an entry no task names, which is dropped after `abandonAfter` (see `TaskRepo.outbox`).
+ */
+export const TaskOutboxEntry = Schema.Struct({
+  _id: EventId,
+  taskId: TaskId,
+  version: Schema.Int,
+  deleted: Schema.Boolean,
+  events: OutboxEvents,
+  createdAt: Schema.DateFromSelf
+})
+export type TaskOutboxEntry = typeof TaskOutboxEntry.Type
+
+/**
+ * Entries younger than this are left to the relay that was handed them by their writer (or to the writer, still
+ * writing the task): a scan looks only at older ones, so a busy pipeline's scans never read the tasks collection.
+ */
+export const handOverWindow = Duration.seconds(5)
+
+/**
+ * An entry no task names this long after it was made is a write that never happened (its writer died, or lost the
+ * compare-and-set and could not say so): it is dropped. A writer slower than half of this re-inserts its entry
+ * after writing the task, so a committed write cannot lose its entry to this rule.
+ */
+export const abandonAfter = Duration.seconds(60)
 
 /** Its fields were validated on the way in (decoded from the store, or from a request): the Task constructor does not check them again. */
 export const toTask = (doc: TaskDoc): Task =>
@@ -53,28 +90,84 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
       indexes: [
         { keys: { ownerId: 1, _id: -1 } },
         { keys: { ownerId: 1, projectId: 1, _id: -1 } },
-        { keys: { projectId: 1 } },
-        { keys: { outboxPending: 1 } }
+        { keys: { projectId: 1 } }
       ]
     })
+    const entries = yield* store.collection({
+      name: "task_outbox",
+      schema: TaskOutboxEntry,
+      indexes: [{ keys: { taskId: 1 } }, { keys: { createdAt: 1 } }]
+    })
+
+    /** Inserts `entry` unless it is there already. */
+    const ensureEntry = (entry: TaskOutboxEntry) =>
+      entries.insertOne(entry).pipe(Effect.catchTag("DuplicateKey", () => Effect.void))
+
+    /** Drops an entry no task named; if its task names it after all (its writer was just slow), puts it back. */
+    const abandon = (entry: TaskOutboxEntry) =>
+      Effect.gen(function*() {
+        yield* entries.deleteOne({ _id: entry._id })
+        const task = yield* tasks.findOne({ _id: entry.taskId })
+        if (Option.isSome(task) && task.value.pendingWrites.includes(entry._id)) yield* ensureEntry(entry)
+      })
 
     const outbox: OutboxSource = {
       name: "tasks",
-      pending: (limit) =>
-        Effect.map(tasks.find({ outboxPending: true }, { limit }), (docs) =>
-          docs.map((doc) => ({ id: doc._id, version: doc.version, deleted: doc.deleted, events: doc.outbox }))),
+      // Entries past the hand-over window whose task names them: the newest of each task (it holds the others'
+      // events too). Looking at a task costs a read of the tasks collection, so only older entries are looked at.
+      pending: (limit, held) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const old = (yield* entries.find(
+            { createdAt: { $lt: new Date(now - Duration.toMillis(handOverWindow)) } },
+            { sort: { createdAt: 1 }, limit }
+          )).filter((entry) => !held(entry.taskId, entry.version))
+          if (old.length === 0) return []
+          const named = new Map((yield* tasks.find({ _id: { $in: [...new Set(old.map((entry) => entry.taskId))] } })).map((task) => [task._id, task]))
+          const newest = new Map<string, TaskOutboxEntry>()
+          for (const entry of old) {
+            if (named.get(entry.taskId)?.pendingWrites.includes(entry._id) === true) {
+              if ((newest.get(entry.taskId)?.version ?? 0) < entry.version) newest.set(entry.taskId, entry)
+            } else if (now - entry.createdAt.getTime() >= Duration.toMillis(abandonAfter)) {
+              yield* abandon(entry)
+            }
+          }
+          return [...newest.values()].map((entry) => ({ id: entry.taskId, version: entry.version, deleted: entry.deleted, events: entry.events }))
+        }),
+      // The entries up to the published version of each task go; a deleted task's document goes first (so that a
+      // crash in between leaves entries no task names, dropped later, rather than a document nothing will remove).
       settle: (docs) =>
         Effect.gen(function*() {
-          const live = settleBranches(docs.filter((doc) => !doc.deleted), isTaskId)
           const gone = settleBranches(docs.filter((doc) => doc.deleted), isTaskId)
-          if (live.length > 0) yield* tasks.updateMany({ $or: live }, { $set: { outbox: [], outboxPending: false } })
           if (gone.length > 0) yield* tasks.deleteMany({ $or: gone.map((branch) => ({ ...branch, deleted: true })) })
+          const published = docs.flatMap((doc) => (isTaskId(doc.id) ? [{ taskId: doc.id, version: { $lte: doc.version } }] : []))
+          if (published.length > 0) yield* entries.deleteMany({ $or: published })
         })
     }
 
     return {
       tasks,
+      entries,
       outbox,
+      /**
+       * What a new write of `task` carries over: the ids of its writes whose entries are still waiting, and their
+       * events (those of the newest such entry, which holds the others').
+       */
+      waiting: (task: TaskDoc) =>
+        task.pendingWrites.length === 0
+          ? Effect.succeed({ ids: [] as ReadonlyArray<EventId>, events: [] as ReadonlyArray<TaskOutboxEntry["events"][number]> })
+          : Effect.map(entries.find({ _id: { $in: task.pendingWrites } }), (found) => {
+            const newest = found.reduce<TaskOutboxEntry | undefined>((a, b) => (a === undefined || b.version > a.version ? b : a), undefined)
+            return { ids: found.map((entry) => entry._id), events: newest?.events ?? [] }
+          }),
+      /** Before writing a task: its outbox entry. */
+      recordEntry: (entry: TaskOutboxEntry) => entries.insertOne(entry),
+      /** After a write that certainly did not happen (its compare-and-set matched nothing). */
+      forgetEntry: (id: EventId) => Effect.asVoid(entries.deleteOne({ _id: id })),
+      /** After writing the task: a writer slower than half of `abandonAfter` makes sure its entry is still there. */
+      confirmEntry: (entry: TaskOutboxEntry, startedAt: number) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          now - startedAt > Duration.toMillis(abandonAfter) / 2 ? ensureEntry(entry) : Effect.void),
       /** A live task of the caller: `None` for a malformed id, another user's task or a deleted one. */
       findOwned: (userId: UserId, taskId: string) =>
         isTaskId(taskId)

@@ -22,9 +22,10 @@ const sameValue = (a: unknown, b: unknown) =>
 const casAttempts = 5
 
 /**
- * Projects and tasks, each write with its event in the same document update (the outbox). Writes of one document go
- * through the write lock, one at a time; a compare-and-set on `version` guards against other copies and serves
- * `If-Match`.
+ * Projects and tasks. A project's write carries its event in the same document update (the outbox); a task's write
+ * first records its event in the tasks' outbox collection, then writes the task naming that entry (`TaskOutboxEntry`).
+ * Writes of one document go through the write lock, one at a time; a compare-and-set on `version` guards against
+ * other copies and serves `If-Match`.
  */
 export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
   effect: Effect.gen(function*() {
@@ -68,42 +69,36 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
             const version = current.version + 1
             const updatedAt = yield* now
             const envelope = yield* envelopeOf(current._id, version, userId)
-            const written = outcome === "delete"
-              ? yield* Effect.gen(function*() {
-                const event = encodeEvent({ ...envelope, type: "task.deleted", data: { task: toTask({ ...current, version, updatedAt }) } })
-                return yield* taskRepo.tasks.updateOne(
-                  { _id: current._id, version: current.version, deleted: false },
-                  { $set: { deleted: true, version, updatedAt, outboxPending: true }, $push: { outbox: { $each: [event] } } }
-                ).pipe(Effect.map((r) => (r.matched === 1 ? Option.some({ task: toTask({ ...current, version, updatedAt }), event }) : Option.none())))
-              })
-              : yield* Effect.gen(function*() {
-                const next: TaskDoc = { ...current, ...outcome, version, updatedAt }
-                const task = toTask(next)
-                const event: TaskUpdated = {
-                  ...envelope,
-                  type: "task.updated",
-                  data: {
-                    task,
-                    previousStatus: current.status,
-                    previousProjectId: current.projectId,
-                    changes: fieldNames.filter((name) => !sameValue(current[name], next[name]))
-                  }
+            const deleted = outcome === "delete"
+            const next: TaskDoc = deleted ? { ...current, version, updatedAt } : { ...current, ...outcome, version, updatedAt }
+            const task = toTask(next)
+            const event = deleted
+              ? encodeEvent({ ...envelope, type: "task.deleted", data: { task } })
+              : encodeEvent({
+                ...envelope,
+                type: "task.updated",
+                data: {
+                  task,
+                  previousStatus: current.status,
+                  previousProjectId: current.projectId,
+                  changes: fieldNames.filter((name) => !sameValue(current[name], next[name]))
                 }
-                const encoded = encodeEvent(event)
-                return yield* taskRepo.tasks.updateOne(
-                  { _id: current._id, version: current.version, deleted: false },
-                  { $set: { ...outcome, version, updatedAt, outboxPending: true }, $push: { outbox: { $each: [encoded] } } }
-                ).pipe(Effect.map((r) => (r.matched === 1 ? Option.some({ task, event: encoded }) : Option.none())))
-              })
-            if (Option.isSome(written)) {
-              yield* relay.nudgeDocument("tasks", {
-                id: current._id,
-                version,
-                deleted: outcome === "delete",
-                events: [...current.outbox, written.value.event]
-              })
-              return written.value.task
+              } satisfies TaskUpdated)
+            // The outbox entry first, then the task naming it (see `TaskOutboxEntry`).
+            const waiting = yield* taskRepo.waiting(current)
+            const entry = { _id: envelope.id, taskId: current._id, version, deleted, events: [...waiting.events, event], createdAt: updatedAt }
+            yield* taskRepo.recordEntry(entry)
+            const pendingWrites = [...waiting.ids, entry._id]
+            const result = yield* taskRepo.tasks.updateOne(
+              { _id: current._id, version: current.version, deleted: false },
+              { $set: deleted ? { deleted: true, version, updatedAt, pendingWrites } : { ...outcome, version, updatedAt, pendingWrites } }
+            )
+            if (result.matched === 1) {
+              yield* taskRepo.confirmEntry(entry, updatedAt.getTime())
+              yield* relay.nudgeDocument("tasks", { id: current._id, version, deleted, events: entry.events })
+              return task
             }
+            yield* taskRepo.forgetEntry(entry._id)
             if (ifMatch !== undefined) {
               return yield* Effect.fail(
                 new VersionConflict({ message: "task changed meanwhile", details: { expected: ifMatch, current: ifMatch + 1 } })
@@ -211,14 +206,17 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
             updatedAt: createdAt,
             deleted: false
           }
-          const task = toTask({ ...fields, outbox: [], outboxPending: false })
-          const event = encodeEvent({ ...(yield* envelopeOf(id, 1, userId)), type: "task.created", data: { task } })
-          yield* taskRepo.tasks.insertOne({ ...fields, outbox: [event], outboxPending: true }).pipe(
-            Effect.catchTag("DuplicateKey", (error) => Effect.die(error))
-          )
+          const task = toTask({ ...fields, pendingWrites: [] })
+          const envelope = yield* envelopeOf(id, 1, userId)
+          const event = encodeEvent({ ...envelope, type: "task.created", data: { task } })
+          // The outbox entry first, then the task naming it (see `TaskOutboxEntry`).
+          const entry = { _id: envelope.id, taskId: id, version: 1, deleted: false, events: [event], createdAt }
+          yield* taskRepo.recordEntry(entry)
+          yield* taskRepo.tasks.insertOne({ ...fields, pendingWrites: [entry._id] })
+          yield* taskRepo.confirmEntry(entry, createdAt.getTime())
           yield* relay.nudgeDocument("tasks", { id, version: 1, deleted: false, events: [event] })
           return task
-        }),
+        }).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error))),
 
       listTasks: taskRepo.list,
 
