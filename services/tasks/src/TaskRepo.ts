@@ -25,9 +25,18 @@ export const TaskDoc = Schema.Struct({
    * The writes of this task whose outbox entries may still be waiting (their entries' ids): what makes an entry
    * count as committed. Trimmed by the next write to those still waiting. (Absent on documents of earlier builds.)
    */
-  pendingWrites: Schema.optionalWith(Schema.Array(EventId), { default: () => [] })
+  pendingWrites: Schema.optionalWith(Schema.Array(EventId), { default: () => [] }),
+  /**
+   * Earlier builds kept a task's waiting events here. Such events move to the outbox collection with the task's next
+   * write, or, for a task not written again, when a relay starts (`TaskRepo.outbox`).
+   */
+  outbox: Schema.optional(OutboxEvents),
+  outboxPending: Schema.optional(Schema.Boolean)
 })
 export type TaskDoc = typeof TaskDoc.Type
+
+/** The events an earlier build left waiting in the task document itself. */
+const legacyEvents = (task: TaskDoc) => (task.outboxPending === true ? task.outbox ?? [] : [])
 
 /**
  * The outbox of tasks, a collection of its own: one entry per write, keyed by the id of the event the write caused,
@@ -111,12 +120,38 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
         if (Option.isSome(task) && task.value.pendingWrites.includes(entry._id)) yield* ensureEntry(entry)
       })
 
+    /**
+     * Moves the events an earlier build left in task documents to entries, once per relay start (it reads the whole
+     * tasks collection): an entry holding them, then the task naming it. A task written meanwhile is left to its
+     * writer, which carries them over itself.
+     */
+    let legacyMoved = false
+    const moveLegacy = (limit: number) =>
+      Effect.gen(function*() {
+        const docs = yield* tasks.find({ outboxPending: true }, { limit })
+        for (const task of docs) {
+          const events = legacyEvents(task)
+          const last = events[events.length - 1]
+          const entry = last === undefined ? undefined : Schema.decodeOption(EventId)(last.id).pipe(Option.getOrUndefined)
+          if (entry !== undefined) {
+            // Dated at the epoch: past every window, so the next scan relays it.
+            yield* ensureEntry({ _id: entry, taskId: task._id, version: task.version, deleted: task.deleted, events, createdAt: new Date(0) })
+          }
+          yield* tasks.updateOne(
+            { _id: task._id, version: task.version },
+            { $set: { pendingWrites: [...task.pendingWrites, ...(entry === undefined ? [] : [entry])], outbox: [], outboxPending: false } }
+          )
+        }
+        legacyMoved = docs.length < limit
+      })
+
     const outbox: OutboxSource = {
       name: "tasks",
       // Entries past the hand-over window whose task names them: the newest of each task (it holds the others'
       // events too). Looking at a task costs a read of the tasks collection, so only older entries are looked at.
       pending: (limit, held) =>
         Effect.gen(function*() {
+          if (!legacyMoved) yield* moveLegacy(limit)
           const now = yield* Clock.currentTimeMillis
           const old = (yield* entries.find(
             { createdAt: { $lt: new Date(now - Duration.toMillis(handOverWindow)) } },
@@ -155,10 +190,10 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
        */
       waiting: (task: TaskDoc) =>
         task.pendingWrites.length === 0
-          ? Effect.succeed({ ids: [] as ReadonlyArray<EventId>, events: [] as ReadonlyArray<TaskOutboxEntry["events"][number]> })
+          ? Effect.succeed({ ids: [] as ReadonlyArray<EventId>, events: legacyEvents(task) })
           : Effect.map(entries.find({ _id: { $in: task.pendingWrites } }), (found) => {
             const newest = found.reduce<TaskOutboxEntry | undefined>((a, b) => (a === undefined || b.version > a.version ? b : a), undefined)
-            return { ids: found.map((entry) => entry._id), events: newest?.events ?? [] }
+            return { ids: found.map((entry) => entry._id), events: [...legacyEvents(task), ...(newest?.events ?? [])] }
           }),
       /** Before writing a task: its outbox entry. */
       recordEntry: (entry: TaskOutboxEntry) => entries.insertOne(entry),

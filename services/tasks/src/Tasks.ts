@@ -89,9 +89,11 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
             const entry = { _id: envelope.id, taskId: current._id, version, deleted, events: [...waiting.events, event], createdAt: updatedAt }
             yield* taskRepo.recordEntry(entry)
             const pendingWrites = [...waiting.ids, entry._id]
+            // Events an earlier build left in the document are in the entry now.
+            const legacy = current.outboxPending === true ? { outbox: [], outboxPending: false } : {}
             const result = yield* taskRepo.tasks.updateOne(
               { _id: current._id, version: current.version, deleted: false },
-              { $set: deleted ? { deleted: true, version, updatedAt, pendingWrites } : { ...outcome, version, updatedAt, pendingWrites } }
+              { $set: deleted ? { deleted: true, version, updatedAt, pendingWrites, ...legacy } : { ...outcome, version, updatedAt, pendingWrites, ...legacy } }
             )
             if (result.matched === 1) {
               yield* taskRepo.confirmEntry(entry, updatedAt.getTime())

@@ -136,7 +136,33 @@ const run = (it: Vitest.MethodsNonLive<TaskRepo, true>) => {
     }))
 }
 
+/** Before any scan of a fresh repository (a relay starting): the events an earlier build left in a task document. */
+const upgrade = (it: Vitest.MethodsNonLive<TaskRepo, true>) => {
+  it.effect("events an earlier build left in a task document go with its next write, or move to the outbox when the relay starts", () =>
+    Effect.gen(function*() {
+      const repo = yield* TaskRepo
+      const { id, written } = yield* taskWithWrites({ version: 2, named: 0, createdAt: past(abandonAfter, 2) })
+      // The earlier shape: version 2, its events in the document, no entries.
+      yield* repo.entries.deleteMany({ taskId: id })
+      const events = written[1]?.events ?? []
+      yield* repo.tasks.updateOne({ _id: id }, { $set: { version: 2, outbox: events, outboxPending: true } })
+      // A write now would carry them over in its own entry.
+      const before = Option.getOrThrow(yield* repo.tasks.findOne({ _id: id }))
+      expect((yield* repo.waiting(before)).events.map((event) => event.id)).toEqual(events.map((event) => event.id))
+      const found = yield* pendingOf(id)
+      expect(found.map((doc) => [doc.version, doc.events.map((event) => event.id)])).toEqual([[2, events.map((event) => event.id)]])
+      const task = yield* repo.tasks.findOne({ _id: id })
+      expect(Option.map(task, (doc) => [doc.outboxPending, doc.outbox, doc.pendingWrites.length])).toEqual(Option.some([false, [], 1]))
+      // Settled like any other, and not moved again.
+      yield* repo.outbox.settle(found)
+      expect(yield* remaining(id)).toEqual([])
+      expect(yield* pendingOf(id)).toEqual([])
+    }))
+}
+
 describe("the tasks' outbox collection", () => {
   cases(MemoryStore.layerMemory)("on the in-memory store", run)
   cases(mongoStore("task-outbox"))("on the MongoDB-wire server", run)
+  cases(MemoryStore.layerMemory)("upgrading, on the in-memory store", upgrade)
+  cases(mongoStore("task-outbox-upgrade"))("upgrading, on the MongoDB-wire server", upgrade)
 })
