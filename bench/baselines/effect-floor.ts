@@ -10,25 +10,13 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { type ProjectId, TaskId } from "@herald/domain/Ids"
+import { TaskId } from "@herald/domain/Ids"
 import { Task } from "@herald/domain/Task"
 import { Effect, Layer, Schema } from "effect"
 import { MongoClient } from "mongodb"
+// The same mapping from stored document to response as the tasks service (its repository's, not a copy).
+import { type TaskDoc, toTask } from "../../services/tasks/src/TaskRepo.ts"
 import { createServer } from "node:http"
-
-/** The stored fields the response needs (the tasks service keeps more). */
-interface StoredTask {
-  readonly _id: TaskId
-  readonly projectId: ProjectId | null
-  readonly title: string
-  readonly description: string
-  readonly priority: Task["priority"]
-  readonly status: Task["status"]
-  readonly dueDate: Date | null
-  readonly version: number
-  readonly createdAt: Date
-  readonly updatedAt: Date
-}
 
 class TaskNotFound extends Schema.TaggedError<TaskNotFound>()("TaskNotFound", {}) {}
 
@@ -42,21 +30,7 @@ const FloorApi = HttpApi.make("floor").add(
 )
 
 const client = await new MongoClient(process.env.MONGODB_URL ?? "mongodb://127.0.0.1:27017").connect()
-const tasks = client.db(process.env.MONGODB_DATABASE ?? "herald").collection<StoredTask>("tasks")
-
-const toTask = (doc: StoredTask) =>
-  new Task({
-    id: doc._id,
-    projectId: doc.projectId,
-    title: doc.title,
-    description: doc.description,
-    priority: doc.priority,
-    status: doc.status,
-    dueDate: doc.dueDate,
-    version: doc.version,
-    createdAt: doc.createdAt,
-    updatedAt: doc.updatedAt
-  }, true)
+const tasks = client.db(process.env.MONGODB_DATABASE ?? "herald").collection<TaskDoc>("tasks")
 
 const TasksLive = HttpApiBuilder.group(FloorApi, "tasks", (handlers) =>
   handlers.handle("get", ({ path }) =>
