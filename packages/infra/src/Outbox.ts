@@ -32,7 +32,7 @@ export interface PendingDocument {
   readonly events: ReadonlyArray<DomainEventEncoded>
 }
 
-/** A collection whose documents carry an outbox. Its repository implements these against its own documents. */
+/** A collection whose writes carry events: in its documents' `outbox`, or (tasks) in an outbox collection of its own. */
 export interface OutboxSource {
   readonly name: string
   /**

@@ -35,8 +35,13 @@ export const TaskDoc = Schema.Struct({
 })
 export type TaskDoc = typeof TaskDoc.Type
 
-/** The events an earlier build left waiting in the task document itself. */
-const legacyEvents = (task: TaskDoc) => (task.outboxPending === true ? task.outbox ?? [] : [])
+/** Whether an earlier build left events waiting in the task document itself (a write clears them: `legacyCleared`). */
+const hasLegacyEvents = (task: TaskDoc): boolean => task.outboxPending === true
+
+/** What a write of `task` sets so that the events of an earlier build, now carried by its entry, are not sent again. */
+export const legacyCleared = (task: TaskDoc) => (hasLegacyEvents(task) ? { outbox: [], outboxPending: false } : {})
+
+const legacyEvents = (task: TaskDoc) => (hasLegacyEvents(task) ? task.outbox ?? [] : [])
 
 /**
  * The outbox of tasks, a collection of its own: one entry per write, keyed by the id of the event the write caused,
@@ -139,7 +144,7 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
           }
           yield* tasks.updateOne(
             { _id: task._id, version: task.version },
-            { $set: { pendingWrites: [...task.pendingWrites, ...(entry === undefined ? [] : [entry])], outbox: [], outboxPending: false } }
+            { $set: { pendingWrites: [...task.pendingWrites, ...(entry === undefined ? [] : [entry])], ...legacyCleared(task) } }
           )
         }
         legacyMoved = docs.length < limit

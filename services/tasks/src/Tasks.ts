@@ -7,7 +7,7 @@ import type { CreateTaskRequest, PatchTaskRequest } from "@herald/domain/Task"
 import { Clock, Effect, Option } from "effect"
 import { TasksRelay } from "./Messaging.ts"
 import { ProjectRepo, toProject } from "./ProjectRepo.ts"
-import { type TaskDoc, TaskRepo, toTask } from "./TaskRepo.ts"
+import { legacyCleared, type TaskDoc, TaskRepo, toTask } from "./TaskRepo.ts"
 import { WriteLock } from "./WriteLock.ts"
 
 /** The task fields a client sets, as stored. */
@@ -90,7 +90,7 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
             yield* taskRepo.recordEntry(entry)
             const pendingWrites = [...waiting.ids, entry._id]
             // Events an earlier build left in the document are in the entry now.
-            const legacy = current.outboxPending === true ? { outbox: [], outboxPending: false } : {}
+            const legacy = legacyCleared(current)
             const result = yield* taskRepo.tasks.updateOne(
               { _id: current._id, version: current.version, deleted: false },
               { $set: deleted ? { deleted: true, version, updatedAt, pendingWrites, ...legacy } : { ...outcome, version, updatedAt, pendingWrites, ...legacy } }
