@@ -3,6 +3,7 @@ import { Config, Context, Data, Duration, Effect, Layer, Option, Redacted, Schem
 import {
   type Db,
   type Filter as MongoFilter,
+  MongoBulkWriteError,
   MongoClient,
   MongoNetworkError,
   MongoNotConnectedError,
@@ -160,9 +161,14 @@ const makeCollection = <Doc extends Document, Encoded extends object>(
           }).pipe(
             Effect.map((inserted) => ({ inserted, duplicates: [] })),
             Effect.catchAll((error) => {
-              // An unordered bulk insert reports the duplicates it skipped and inserts the rest.
-              if (error instanceof MongoServerError && "insertedCount" in error && Array.isArray(error.writeErrors)) {
-                const writeErrors: ReadonlyArray<unknown> = error.writeErrors
+              if (error instanceof MongoBulkWriteError) {
+                const writeErrors: ReadonlyArray<unknown> = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]
+                // The driver wraps a connection lost mid-command in a bulk error with no write errors: the server
+                // never answered, so nothing can be counted as stored.
+                if (writeErrors.length === 0) {
+                  return Effect.fail(unavailable("mongodb", `MongoDB did not answer a bulk insert: ${error.message}`))
+                }
+                // An unordered bulk insert reports the duplicates it skipped and inserts the rest.
                 const duplicates = writeErrors.flatMap((writeError) =>
                   isDuplicateWriteError(writeError) ? [writeError.index] : []
                 ).sort((a, b) => a - b)

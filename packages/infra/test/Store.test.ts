@@ -1,8 +1,9 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { mongoStore, servers, uniqueName } from "@herald/testing/Env"
-import { Effect, Exit, type Layer, Option, Redacted, Schema, TestClock } from "effect"
+import { startFerretDb } from "@herald/testing/Processes"
+import { Effect, Exit, Layer, Option, Redacted, Schema, TestClock } from "effect"
 import * as MemoryStore from "../src/MemoryStore.ts"
-import { connect } from "../src/Mongo.ts"
+import { connect, layerStore, MongoDatabase } from "../src/Mongo.ts"
 import { DocumentStore } from "../src/Store.ts"
 
 const Item = Schema.Struct({
@@ -201,4 +202,31 @@ describe("MongoDB connection", () => {
       // Three attempts with backoff between them, each failing fast: a retry happened, and it was bounded.
       expect(Date.now() - started).toBeGreaterThan(200)
     }))
+})
+
+describe("MongoDB outages", () => {
+  it.live("a bulk insert the server never answered fails as unavailable, never as stored", () =>
+    Effect.gen(function*() {
+      const ferret = yield* Effect.acquireRelease(Effect.promise(() => startFerretDb()), (server) => Effect.promise(() => server.stop()))
+      const database = Layer.scoped(
+        MongoDatabase,
+        connect({ url: Redacted.make(`${ferret.url}&socketTimeoutMS=1500`), database: uniqueName("outage"), connectRetries: 1 }).pipe(
+          Effect.orDie
+        )
+      )
+      yield* Effect.gen(function*() {
+        const store = yield* DocumentStore
+        const items = yield* store.collection({ ...spec, name: "outage_items" })
+        yield* items.insertMany([item("before")])
+        // Frozen mid-command: the driver loses the connection inside the bulk operation.
+        ferret.pause()
+        const exit = yield* Effect.exit(items.insertMany([item("a"), item("b")]))
+        ferret.resume()
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isFailure(exit)) expect(String(exit.cause)).toContain("DependencyUnavailable")
+        // Trying again stores what the lost call did not (a duplicate for what it did).
+        yield* items.insertMany([item("a"), item("b")]).pipe(Effect.retry({ times: 5 }))
+        expect((yield* items.find({}, { sort: { _id: 1 } })).map((d) => d._id)).toEqual(["a", "b", "before"])
+      }).pipe(Effect.provide(layerStore.pipe(Layer.provide(database))))
+    }).pipe(Effect.scoped), 60_000)
 })

@@ -133,6 +133,9 @@ export const startFerretDb = async (): Promise<
     readonly backend: "postgresql" | "sqlite"
     readonly kill: () => Promise<void>
     readonly restart: () => Promise<void>
+    /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
+    readonly pause: () => void
+    readonly resume: () => void
   }
 > => {
   const binary = process.env.FERRETDB_BIN ?? findBinary("ferretdb", goBin())
@@ -171,7 +174,10 @@ export const startFerretDb = async (): Promise<
       await stopProcess(child)
       child = await launch()
     },
+    pause: () => void child.kill("SIGSTOP"),
+    resume: () => void child.kill("SIGCONT"),
     stop: async () => {
+      child.kill("SIGCONT")
       await stopProcess(child)
       await backend.drop()
     }
