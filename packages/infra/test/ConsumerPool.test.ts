@@ -1,4 +1,5 @@
 import { describe, expect, layer } from "@effect/vitest"
+import { unavailable } from "@herald/domain/Errors"
 import { servers, uniqueName } from "@herald/testing/Env"
 import { Chunk, Data, Duration, Effect, type Layer, Redacted, Ref, Stream } from "effect"
 import * as Amqp from "../src/Amqp.ts"
@@ -69,6 +70,36 @@ const suite = (name: string, broker: Layer.Layer<Broker, unknown>) =>
         for (const key of keys) {
           expect(all.filter(([k]) => k === key).map(([, seq]) => seq)).toEqual(Array.from({ length: 30 }, (_, i) => i))
         }
+      }))
+
+    it.scoped("a dependency outage holds the message without using up its attempts: nothing is retried or parked", () =>
+      Effect.gen(function*() {
+        const { publish, queues } = yield* setup("outage")
+        const calls = yield* Ref.make(0)
+        const stored = yield* Ref.make<ReadonlyArray<string>>([])
+        const pool = yield* ConsumerPool.run({
+          name: "outage",
+          queues,
+          prefetch: 8,
+          workers: 2,
+          mailboxSize: 4,
+          maxAttempts: 2,
+          keyOf,
+          // The database is down for the first four calls, twice `maxAttempts`.
+          handle: (d) =>
+            Ref.updateAndGet(calls, (n) => n + 1).pipe(
+              Effect.flatMap((n) =>
+                n <= 4
+                  ? Effect.fail(unavailable("mongodb"))
+                  : Ref.update(stored, (all) => [...all, String(field(d.body, "seq"))])
+              )
+            )
+        })
+        yield* Effect.forEach([1, 2, 3], (seq) => publish("ann", { seq }, `outage-${seq}`), { discard: true })
+        const stats = yield* poll(pool.stats, (s) => s.handled === 3)
+        expect(stats.retried).toBe(0)
+        expect(stats.deadLettered).toBe(0)
+        expect(yield* Ref.get(stored)).toEqual(["1", "2", "3"])
       }))
 
     it.scoped("a failing message is retried after delays, then parked with its reason; the rest keep flowing", () =>
