@@ -76,7 +76,8 @@ export const queueArguments = (queue: QueueSpec, queueType: "classic" | "quorum"
     ? { "x-dead-letter-exchange": queue.deadLetter.exchange, "x-dead-letter-routing-key": queue.deadLetter.routingKey }
     : {}),
   ...(queue.messageTtlMs !== undefined ? { "x-message-ttl": queue.messageTtlMs } : {}),
-  ...(queue.singleActiveConsumer ? { "x-single-active-consumer": true } : {})
+  ...(queue.singleActiveConsumer ? { "x-single-active-consumer": true } : {}),
+  ...(queueType === "quorum" && queue.deliveryLimit !== undefined ? { "x-delivery-limit": queue.deliveryLimit } : {})
 })
 
 const declareOn = async (channel: amqp.Channel, topology: Topology, queueType: "classic" | "quorum") => {

@@ -35,7 +35,8 @@ import type { ConsumerQueues } from "./Topology.ts"
  *   main queue); after `maxAttempts` it is parked in the dead-letter queue with the reason. `Poison` (a message that
  *   cannot be understood) goes to the dead-letter queue at once. A defect kills the worker: the message is put back
  *   on the queue (redelivered, not lost) and the supervisor restarts the worker; a message that keeps killing
- *   workers is parked after `maxAttempts` crashes.
+ *   workers is parked after `maxAttempts` crashes (counted by message id); one that kills the whole process is
+ *   parked by a quorum queue's delivery limit (`Topology.defaultDeliveryLimit`).
  * - Acknowledgement happens only after the handler succeeded or the message was re-published (with confirm) to a
  *   retry or dead-letter queue, so a crash at any point leads to redelivery, never to loss.
  * - Batches (optional `handleMany`): a worker that finds more messages waiting in its mailbox hands them over
@@ -220,15 +221,16 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
     /** Settles one delivery; returns normally unless the handler died (then the worker dies too). */
     const process = (delivery: Delivery) =>
       Effect.gen(function*() {
-        const id = delivery.messageId ?? delivery.body
-        const crashed = crashes.get(id) ?? 0
-        if (crashed >= options.maxAttempts) {
+        // Every Herald message has an id; one without is bounded by the broker's delivery limit alone.
+        const id = delivery.messageId
+        const crashed = id === undefined ? 0 : crashes.get(id) ?? 0
+        if (id !== undefined && crashed >= options.maxAttempts) {
           crashes.delete(id)
           return yield* deadLetter(delivery, `crashed its worker ${crashed} times`, attemptsOf(delivery))
         }
         const exit = yield* Effect.exit(throughOutages(options.name, options.handle(delivery)))
         if (Exit.isSuccess(exit)) {
-          crashes.delete(id)
+          if (id !== undefined) crashes.delete(id)
           return yield* acknowledge([delivery])
         }
         const failure = Cause.failureOption(exit.cause)
@@ -240,7 +242,7 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
           // If the broker cannot take the retry or the dead letter, the message stays on its queue.
           return yield* settle.pipe(Effect.catchAll(() => delivery.requeue))
         }
-        crashes.set(id, crashed + 1)
+        if (id !== undefined) crashes.set(id, crashed + 1)
         if (crashes.size > 10_000) crashes.delete(crashes.keys().next().value ?? "")
         yield* delivery.requeue
         return yield* Effect.failCause(exit.cause)
@@ -253,7 +255,7 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
     const processMany = (deliveries: ReadonlyArray<Delivery>, handleMany: (ds: ReadonlyArray<Delivery>) => Effect.Effect<void, unknown>) =>
       Effect.gen(function*() {
         // A message that has crashed a worker before is not risked in a batch again.
-        const suspect = deliveries.some((delivery) => crashes.has(delivery.messageId ?? delivery.body))
+        const suspect = deliveries.some((delivery) => delivery.messageId !== undefined && crashes.has(delivery.messageId))
         const exit = suspect ? undefined : yield* Effect.exit(throughOutages(options.name, handleMany(deliveries)))
         if (exit !== undefined && Exit.isSuccess(exit)) {
           return yield* acknowledge(deliveries).pipe(Effect.ensuring(track({ inFlight: -deliveries.length })))

@@ -279,6 +279,37 @@ const suite = (name: string, broker: Layer.Layer<Broker, unknown>) =>
       }))
   })
 
+const quorum = Amqp.layer({ url: Redacted.make(servers().amqpUrl), connectRetries: 2, queueType: "quorum", connectionName: "herald-test" })
+
+layer(quorum, { timeout: Duration.seconds(30), excludeTestServices: true })("ConsumerPool on quorum queues", (it) => {
+  it.scoped("a message its consumers keep dying on is parked by the broker's delivery limit, whatever the process counted", () =>
+    Effect.gen(function*() {
+      const broker = yield* Broker
+      const exchange = uniqueName("limit_x")
+      const queues = consumerQueues(uniqueName("limit"), [{ exchange, pattern: "#" }], { retryDelaysMs: [100], deliveryLimit: 2 })
+      yield* broker.declare({ exchanges: [{ name: exchange, type: "topic" }], queues: queues.queues })
+      yield* broker.publish({ exchange, routingKey: "test.event", body: JSON.stringify({ key: "ann" }), messageId: "doomed" })
+      const deaths = yield* Ref.make(0)
+      // The pool's own crash count never triggers here (a process that dies on the message loses it anyway).
+      yield* ConsumerPool.run({
+        name: "limit",
+        queues,
+        prefetch: 1,
+        workers: 1,
+        mailboxSize: 1,
+        maxAttempts: 1_000,
+        keyOf,
+        handle: () => Effect.zipRight(Ref.update(deaths, (n) => n + 1), Effect.dieMessage("the process would die here"))
+      })
+      const parked = yield* broker.consume(queues.dlq, { prefetch: 1 })
+      const [message] = yield* Stream.runCollect(Stream.take(parked.deliveries, 1)).pipe(Effect.map(Chunk.toArray))
+      expect(message?.messageId).toBe("doomed")
+      yield* Effect.forEach([message], (d) => d?.ack ?? Effect.void)
+      // The first delivery and two redeliveries: then the broker parks it.
+      expect(yield* Ref.get(deaths)).toBe(3)
+    }))
+})
+
 describe("ConsumerPool", () => {
   suite("RabbitMQ", Amqp.layer({ url: Redacted.make(servers().amqpUrl), connectRetries: 2, queueType: "classic", connectionName: "herald-test" }))
   suite("the in-memory broker", MemoryBroker.layerMemory)
