@@ -222,6 +222,26 @@ describe("idempotent creates", () => {
       }))
   })
 
+  it.live("browsers on a configured origin may send Idempotency-Key and read Idempotent-Replayed (CORS)", () =>
+    Effect.gen(function*() {
+      const origin = "https://app.example.com"
+      const context = yield* Layer.build(System.layer("idem-cors", { env: { CORS_ORIGINS: origin } }))
+      const { url } = Context.get(context, System.TestSystem)
+      const preflight = yield* promise(() =>
+        request(url, "/api/tasks", {
+          method: "OPTIONS",
+          headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type, idempotency-key" }
+        })
+      )
+      expect(preflight.headers.get("access-control-allow-headers") ?? "").toContain("idempotency-key")
+      const user = yield* promise(() => signUp(url, "idem-cors"))
+      const call = { token: user.token, body: { title: "From a browser" }, headers: { origin, ...keyed(freshKey()) } }
+      yield* promise(() => request(url, "/api/tasks", call))
+      const again = yield* promise(() => request(url, "/api/tasks", call))
+      expect(again.headers.get("idempotent-replayed")).toBe("true")
+      expect(again.headers.get("access-control-expose-headers") ?? "").toContain("idempotent-replayed")
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
   it.live("with Redis unreachable a keyed create is refused with 503 dependency_unavailable, an unkeyed one still served", () =>
     Effect.gen(function*() {
       const redis = yield* Effect.acquireRelease(promise(() => startRedis()), (server) => promise(server.stop))
