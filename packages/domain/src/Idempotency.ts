@@ -31,8 +31,12 @@ export const normaliseIdempotencyKey = (value: string): string =>
 /** Marks an endpoint whose requests may carry an `Idempotency-Key` (read by the gateway from the HttpApi). */
 export class Idempotent extends Context.Tag("Herald/Idempotent")<Idempotent, true>() {}
 
-export const IdempotencyKeyMismatchBody = ApiError.http(IdempotencyKeyMismatch, "idempotency_key_mismatch")
-export const IdempotencyKeyInFlightBody = ApiError.http(IdempotencyKeyInFlight)
+export const IdempotencyKeyMismatchBody = ApiError.http(IdempotencyKeyMismatch, "idempotency_key_mismatch").annotations({
+  description: "`idempotency_key_mismatch`: this Idempotency-Key was used for a different request (another body or endpoint)"
+})
+export const IdempotencyKeyInFlightBody = ApiError.http(IdempotencyKeyInFlight).annotations({
+  description: "`conflict`: the first request with this Idempotency-Key is still running; retry shortly with the same key"
+})
 
 /** A POST that creates something: it takes `Idempotency-Key` and documents the answers that key can bring. */
 export const idempotentPost = <const Name extends string>(name: Name, path: `/${string}`) =>
