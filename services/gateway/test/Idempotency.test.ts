@@ -1,6 +1,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { normaliseIdempotencyKey } from "@herald/domain/Idempotency"
-import { field, type Reply, request, signUp, text } from "@herald/testing/Http"
+import { eventually, field, type Reply, request, signUp, sleep, text } from "@herald/testing/Http"
 import { startRedis, startService } from "@herald/testing/Processes"
 import { Context, Duration, Effect, FastCheck as fc, Layer } from "effect"
 import { cluster } from "./support/Cluster.ts"
@@ -240,6 +240,31 @@ describe("idempotent creates", () => {
       const again = yield* promise(() => request(url, "/api/tasks", call))
       expect(again.headers.get("idempotent-replayed")).toBe("true")
       expect(again.headers.get("access-control-expose-headers") ?? "").toContain("idempotent-replayed")
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("a create whose client goes away still finishes and is kept: a retry gets 409 while it runs, then the replay", () =>
+    Effect.gen(function*() {
+      const slow = { collection: "task_outbox", delay: "1500 millis" }
+      const context = yield* Layer.build(System.layer("idem-abort", { slowInserts: slow }))
+      const { url } = Context.get(context, System.TestSystem)
+      const user = yield* promise(() => signUp(url, "idem-abort"))
+      const key = freshKey()
+      const call = { token: user.token, body: { title: "Abandoned" }, headers: keyed(key) }
+      const abort = new AbortController()
+      const abandoned = fetch(`${url}/api/tasks`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json", ...keyed(key) },
+        body: JSON.stringify(call.body),
+        signal: abort.signal
+      }).then(() => "answered", () => "aborted")
+      yield* promise(() => sleep(300))
+      abort.abort()
+      expect(yield* promise(() => abandoned)).toBe("aborted")
+      expect((yield* promise(() => request(url, "/api/tasks", call))).status).toBe(409)
+      const replayed = yield* promise(() => eventually(() => request(url, "/api/tasks", call), (r) => r.status !== 409, 15_000))
+      expect(replayed.status).toBe(201)
+      expect(replayed.headers.get("idempotent-replayed")).toBe("true")
+      expect(yield* promise(() => tasksOf(url, user.token))).toHaveLength(1)
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
   it.live("with Redis unreachable a keyed create is refused with 503 dependency_unavailable, an unkeyed one still served", () =>
