@@ -230,7 +230,10 @@ export const cors = (config: EdgeConfig) =>
     ? <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) => app
     : HttpMiddleware.cors({
       allowedOrigins: config.corsOrigins,
-      allowedHeaders: ["authorization", "content-type", "if-match", "x-request-id"],
-      exposedHeaders: ["ratelimit", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after", "x-request-id"],
+      allowedHeaders: ["authorization", "content-type", "idempotency-key", "if-match", "x-request-id"],
+      exposedHeaders: [
+        "idempotent-replayed", "location", "ratelimit", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+        "retry-after", "x-request-id"
+      ],
       maxAge: 600
     })

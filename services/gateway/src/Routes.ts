@@ -7,6 +7,7 @@ import { AuthenticationLive, VerifierLive } from "./Authentication.ts"
 import { NotificationsClient, TasksClient, UsersClient } from "@herald/infra/ServiceClients"
 import { bodyGuard, cors, EdgeConfig, hardenAndLog, requestId, shapeErrors } from "./Edge.ts"
 import { ExportsLive } from "./Http/Exports.ts"
+import { IdempotentCreates } from "./IdempotentCreates.ts"
 import { NotificationsLive } from "./Http/Notifications.ts"
 import { ProjectsLive } from "./Http/Projects.ts"
 import { StreamLive } from "./Http/Stream.ts"
@@ -17,7 +18,7 @@ import { makeRateLimit } from "./RateLimit.ts"
 
 const Api = HttpLayerRouter.addHttpApi(HeraldApi, { openapiPath: "/openapi.json" }).pipe(
   Layer.provide([SystemLive, AuthLive, UsersLive, ProjectsLive, TasksLive, NotificationsLive, StreamLive, ExportsLive]),
-  Layer.provide(AuthenticationLive)
+  Layer.provide([AuthenticationLive, IdempotentCreates.layer])
 )
 
 /**
