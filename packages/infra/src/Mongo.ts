@@ -12,9 +12,9 @@ import {
   MongoTopologyClosedError,
   type UpdateFilter
 } from "mongodb"
-import { sweepExpired } from "./MemoryStore.ts"
 import { backoff } from "./Retry.ts"
 import { type Collection, type CollectionSpec, type Document, DocumentStore, DuplicateKey } from "./Store.ts"
+import { sweepExpired } from "./Ttl.ts"
 
 export const MongoConfig = Config.all({
   url: Config.redacted("MONGODB_URL"),
