@@ -1,4 +1,3 @@
-import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { NodeHttpServer } from "@effect/platform-node"
 import * as Gateway from "@herald/gateway/Routes"
@@ -41,7 +40,7 @@ export const Internal = Layer.unwrapEffect(
 )
 
 /** Everything of Herald; needs the platform layers (store, broker, Redis capabilities) and an HTTP client. */
-export const Herald = HttpLayerRouter.serve(Gateway.routes, { disableLogger: true }).pipe(
+export const Herald = Gateway.serve().pipe(
   Layer.provide(listen(8080)),
   Layer.provide(Internal)
 )

@@ -5,7 +5,7 @@ import { prometheus } from "@herald/infra/Metrics"
 import { Effect, Layer, Scope } from "effect"
 import { AuthenticationLive, VerifierLive } from "./Authentication.ts"
 import { NotificationsClient, TasksClient, UsersClient } from "@herald/infra/ServiceClients"
-import { bodyGuard, cors, EdgeConfig, hardenAndLog, requestId, shapeErrors } from "./Edge.ts"
+import { bodyGuard, canonicalPaths, cors, EdgeConfig, hardenAndLog, requestId, routerConfig, shapeErrors } from "./Edge.ts"
 import { ExportsLive } from "./Http/Exports.ts"
 import { NotificationsLive } from "./Http/Notifications.ts"
 import { ProjectsLive } from "./Http/Projects.ts"
@@ -46,8 +46,8 @@ const Metrics = HttpLayerRouter.add(
 )
 
 /**
- * Around every route, outermost first: request id → security headers and access log → CORS → body limit →
- * rate limit → (authentication, per protected route). Failures are shaped into API.md's error body at the inside
+ * Around every route, outermost first: request id → security headers and access log → one spelling per path →
+ * CORS → body limit → rate limit → (authentication, per protected route). Failures are shaped into API.md's error body at the inside
  * (so limited responses carry their headers) and once more at the outside (for the edge's own defects).
  */
 const Edge = HttpLayerRouter.middleware(
@@ -56,7 +56,7 @@ const Edge = HttpLayerRouter.middleware(
     const rateLimit = yield* makeRateLimit
     const withCors = cors(config)
     const guard = bodyGuard(config)
-    return (app) => requestId(hardenAndLog(shapeErrors(withCors(guard(rateLimit(shapeErrors(app)))))))
+    return (app) => requestId(hardenAndLog(shapeErrors(canonicalPaths(withCors(guard(rateLimit(shapeErrors(app))))))))
   }),
   { global: true }
 )
@@ -67,3 +67,7 @@ const Clients = Layer.provideMerge(VerifierLive, Layer.mergeAll(UsersClient.Defa
 export const routes = Layer.mergeAll(Api, Docs, Metrics, Edge).pipe(
   Layer.provide(Clients)
 )
+
+/** The gateway's HTTP server: its routes on a router that matches each path in one spelling only. */
+export const serve = (options: { readonly disableListenLog?: boolean } = {}) =>
+  HttpLayerRouter.serve(routes, { disableLogger: true, routerConfig, ...options })

@@ -1,4 +1,3 @@
-import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as Logging from "@herald/infra/Logging"
 import * as Main from "@herald/infra/Main"
 import * as Platform from "@herald/infra/Platform"
@@ -7,7 +6,7 @@ import { Layer } from "effect"
 import { ServiceUrls } from "@herald/infra/ServiceClients"
 import * as Gateway from "./Routes.ts"
 
-HttpLayerRouter.serve(Gateway.routes, { disableLogger: true }).pipe(
+Gateway.serve().pipe(
   Layer.provide(listen(8080)),
   Layer.provide([ServiceUrls.fromConfig, Platform.redisCapabilities]),
   Layer.provide(Logging.layer),

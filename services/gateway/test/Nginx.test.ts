@@ -96,6 +96,18 @@ describe("behind nginx (infra/nginx/herald.conf, the real binary)", () => {
         expect(other.headers.get("ratelimit-remaining")).toBe(String(budget - 1))
       }))
 
+    it.effect("other spellings of the login path reach no handler through it either: 404, never 401", () =>
+      Effect.gen(function*() {
+        const { url } = yield* Deployment
+        const spellings = ["/api/users/login/", "/API/users/login", "//api/users/login", "/api/users/login;x", "/api/users/%6cogin"]
+        const replies = yield* Effect.forEach(spellings, (path) =>
+          Effect.map(
+            promise(() => request(url, path, { body: { email: "spelled@example.com", password: "wrong-password" }, localAddress: client(16) })),
+            (reply) => ({ path, status: reply.status, code: field(reply.body, "error", "code") })
+          ))
+        expect(replies).toEqual(spellings.map((path) => ({ path, status: 404, code: "not_found" })))
+      }))
+
     it.scoped("the notification stream works through it (WebSocket upgrade)", () =>
       Effect.gen(function*() {
         const { url } = yield* Deployment

@@ -1,4 +1,4 @@
-import { HttpLayerRouter, HttpServer } from "@effect/platform"
+import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Internal } from "@herald/all-in-one/Herald"
 import * as Logging from "@herald/infra/Logging"
@@ -84,7 +84,7 @@ export const layer = (
       env
     }))
   )
-  return Layer.merge(HttpLayerRouter.serve(Gateway.routes, { disableLogger: true, disableListenLog: true }), address).pipe(
+  return Layer.merge(Gateway.serve({ disableListenLog: true }), address).pipe(
     Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provide(Internal),
     Layer.provide([
