@@ -182,8 +182,7 @@ const toPattern = (path: string) =>
 const routes: ReadonlyArray<RouteShape> = (() => {
   const all: Array<RouteShape> = [
     { method: "GET", pattern: toPattern("/docs") },
-    { method: "GET", pattern: toPattern("/openapi.json") },
-    { method: "GET", pattern: toPattern("/metrics") }
+    { method: "GET", pattern: toPattern("/openapi.json") }
   ]
   HttpApi.reflect(HeraldApi, {
     onGroup: () => undefined,

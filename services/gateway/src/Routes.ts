@@ -1,7 +1,5 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { HeraldApi } from "@herald/domain/Api"
-import { prometheus } from "@herald/infra/Metrics"
 import { Effect, Layer, Scope } from "effect"
 import { AuthenticationLive, VerifierLive } from "./Authentication.ts"
 import { NotificationsClient, TasksClient, UsersClient } from "@herald/infra/ServiceClients"
@@ -39,12 +37,6 @@ const Docs = Layer.unwrapScoped(
   })
 )
 
-const Metrics = HttpLayerRouter.add(
-  "GET",
-  "/metrics",
-  Effect.map(prometheus, (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
-)
-
 /**
  * Around every route, outermost first: request id → security headers and access log → one spelling per path →
  * CORS → body limit → rate limit → (authentication, per protected route). Failures are shaped into API.md's error body at the inside
@@ -64,7 +56,7 @@ const Edge = HttpLayerRouter.middleware(
 const Clients = Layer.provideMerge(VerifierLive, Layer.mergeAll(UsersClient.Default, TasksClient.Default, NotificationsClient.Default))
 
 /** The gateway's routes. Needs `ServiceUrls`, the Redis capabilities (limiter, cache, real-time bus). */
-export const routes = Layer.mergeAll(Api, Docs, Metrics, Edge).pipe(
+export const routes = Layer.mergeAll(Api, Docs, Edge).pipe(
   Layer.provide(Clients)
 )
 

@@ -1,5 +1,6 @@
 import * as Logging from "@herald/infra/Logging"
 import * as Main from "@herald/infra/Main"
+import * as Metrics from "@herald/infra/Metrics"
 import * as Platform from "@herald/infra/Platform"
 import { listen } from "@herald/infra/Server"
 import { Layer } from "effect"
@@ -8,6 +9,7 @@ import * as Gateway from "./Routes.ts"
 
 Gateway.serve().pipe(
   Layer.provide(listen(8080)),
+  Layer.merge(Metrics.serve(9180)),
   Layer.provide([ServiceUrls.fromConfig, Platform.redisCapabilities]),
   Layer.provide(Logging.layer),
   (app) => Main.run("gateway", app)
