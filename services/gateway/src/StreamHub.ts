@@ -77,19 +77,16 @@ export class StreamHub extends Effect.Service<StreamHub>()("Herald/StreamHub", {
     const revoked = (familyId: string) => isRevoked(cache, familyId, "150 millis").pipe(Effect.orElseSucceed(() => false))
 
     const close = (listener: Listener, code: number, reason: string, metric: string) =>
-      Effect.zipRight(Metric.increment(closedStreams(metric)), Deferred.succeed(listener.closing, { code, reason }))
+      Effect.flatMap(Deferred.succeed(listener.closing, { code, reason }), (first) =>
+        first ? Metric.increment(closedStreams(metric)) : Effect.void)
 
     const deliver = (userId: UserId, entries: Set<Entry>, notification: Notification) =>
       Effect.gen(function*() {
         if (entries.size === 0) return
         yield* Metric.increment(unreadLookups)
         const unreadCount = yield* callNotifications(notifications.UnreadCount({ userId })).pipe(Effect.option)
-        const families = [...new Set([...entries].map((entry) => entry.familyId))]
-        const ended = new Set<string>()
-        yield* Effect.forEach(families, (family) => Effect.map(revoked(family), (is) => is && ended.add(family)), {
-          concurrency: "unbounded",
-          discard: true
-        })
+        const families = new Set([...entries].map((entry) => entry.familyId))
+        const ended = new Set(yield* Effect.filter(families, revoked, { concurrency: "unbounded" }))
         for (const entry of entries) {
           if (ended.has(entry.familyId)) yield* close(entry, closeCodes.unauthorized, "session revoked", "revoked")
           else if (!Queue.unsafeOffer(entry.inbox, { notification, unreadCount })) {
@@ -106,7 +103,11 @@ export class StreamHub extends Effect.Service<StreamHub>()("Herald/StreamHub", {
           const live = yield* bus.subscribe(userChannel(userId))
           yield* live.pipe(
             Stream.filterMap(decodePush),
-            Stream.runForEach(({ notification }) => deliver(userId, entries, notification)),
+            Stream.runForEach(({ notification }) =>
+              deliver(userId, entries, notification).pipe(
+                // One push going wrong must not end the user's feed.
+                Effect.catchAllCause((cause) => Effect.logError("real-time push failed", cause))
+              )),
             Effect.forkScoped
           )
           return entries
@@ -118,7 +119,7 @@ export class StreamHub extends Effect.Service<StreamHub>()("Herald/StreamHub", {
       revoked,
       /**
        * Registers a stream of `userId` for the current scope; `None` when the user already has `maxPerUser` open
-       * here. The caller ends its stream with `closing`'s close event once it is done.
+       * here. The caller closes its socket as `closing` says once that is completed.
        */
       join: (userId: UserId, familyId: string): Effect.Effect<Option.Option<Listener>, never, Scope.Scope> =>
         Effect.gen(function*() {

@@ -16,7 +16,9 @@ const system = (label: string, env: Record<string, string>) =>
 const closedWithin = (closed: Promise<{ readonly code: number; readonly reason: string }>, ms: number) =>
   promise(() => Promise.race([closed.then(({ code, reason }) => ({ code, reason })), sleep(ms).then(() => "open" as const)]))
 
-const counter = (metrics: string, name: string) => Number(/^(\S+) (\d+)$/m.exec(metrics.split("\n").filter((l) => l.startsWith(`${name} `)).join("\n"))?.[2] ?? 0)
+/** A counter's value in a Prometheus exposition (0 when absent). */
+const counter = (metrics: string, name: string) =>
+  Number(metrics.split("\n").find((line) => line.startsWith(`${name} `))?.slice(name.length + 1) ?? 0)
 
 describe("the notification stream's guards", () => {
   it.live("a logged-out session's stream is closed (4401) on the next push, and does not receive it", () =>
