@@ -107,17 +107,25 @@ const isDuplicateWriteError = (writeError: unknown): writeError is { readonly in
   "code" in writeError && writeError.code === 11000
 
 class MongoDefect extends Data.TaggedError("MongoDefect")<{ readonly cause: unknown }> {}
+class MongoUnavailable extends Data.TaggedError("MongoUnavailable")<{ readonly collection: string; readonly cause: unknown }> {}
 
 const classify = (collection: string) => (error: unknown) =>
   isDuplicate(error)
     ? new DuplicateKey({ collection })
     : isTransient(error)
-    ? unavailable("mongodb", `MongoDB did not answer: ${error instanceof Error ? error.message : String(error)}`)
+    ? new MongoUnavailable({ collection, cause: error })
     : new MongoDefect({ cause: error })
+
+/** The driver's message names internal servers: it goes to the log, and callers (and clients) get a fixed one. */
+const reportUnavailable = (error: MongoUnavailable) =>
+  Effect.zipRight(
+    Effect.logWarning(`MongoDB did not answer (${error.collection}): ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`),
+    Effect.fail(unavailable("mongodb", "the database is unavailable"))
+  )
 
 const runWrite = <A>(collection: string, run: () => Promise<A>): Effect.Effect<A, DuplicateKey | DependencyUnavailable> =>
   Effect.tryPromise({ try: run, catch: classify(collection) }).pipe(
-    Effect.catchTag("MongoDefect", (defect) => Effect.die(defect.cause))
+    Effect.catchTags({ MongoDefect: (defect) => Effect.die(defect.cause), MongoUnavailable: reportUnavailable })
   )
 
 const runRead = <A>(collection: string, run: () => Promise<A>): Effect.Effect<A, DependencyUnavailable> =>
@@ -166,7 +174,7 @@ const makeCollection = <Doc extends Document, Encoded extends object>(
                 // The driver wraps a connection lost mid-command in a bulk error with no write errors: the server
                 // never answered, so nothing can be counted as stored.
                 if (writeErrors.length === 0) {
-                  return Effect.fail(unavailable("mongodb", `MongoDB did not answer a bulk insert: ${error.message}`))
+                  return reportUnavailable(new MongoUnavailable({ collection: name, cause: error }))
                 }
                 // An unordered bulk insert reports the duplicates it skipped and inserts the rest.
                 const duplicates = writeErrors.flatMap((writeError) =>
@@ -175,7 +183,7 @@ const makeCollection = <Doc extends Document, Encoded extends object>(
                 if (duplicates.length === writeErrors.length) return Effect.succeed({ inserted: rows.length - duplicates.length, duplicates })
               }
               const classified = classify(name)(error)
-              return classified._tag === "DependencyUnavailable" ? Effect.fail(classified) : Effect.die(error)
+              return classified._tag === "MongoUnavailable" ? reportUnavailable(classified) : Effect.die(error)
             })
           )),
     findOne: (filter) =>
@@ -233,7 +241,8 @@ const ensureIndexes = <Doc extends Document, Encoded extends object>(db: Db, spe
     )).pipe(
       Effect.catchTags({
         DuplicateKey: (error) => Effect.die(error),
-        MongoDefect: (defect) => Effect.die(defect.cause)
+        MongoDefect: (defect) => Effect.die(defect.cause),
+        MongoUnavailable: reportUnavailable
       })
     )
 

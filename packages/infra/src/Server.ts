@@ -5,6 +5,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import type { Readiness } from "@herald/domain/Health"
 import { Config, Context, Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import * as Metrics from "./Metrics.ts"
 import * as Rpc from "./Rpc.ts"
 
 /** How a service reports its readiness: the same report answers `GET /ready` and its `Ready` RPC. */
@@ -75,12 +76,13 @@ export const serveWithOwnRouter = <A, E, R>(routes: Layer.Layer<A, E, R>) =>
 
 /**
  * An internal service's HTTP server on `PORT` (default `defaultPort`): its routes, `/health` and `/ready` from its
- * readiness, and the shared-secret guard of its RPC endpoints.
+ * readiness, and the shared-secret guard of its RPC endpoints; and its metrics on `METRICS_PORT` (`defaultMetricsPort`).
  */
 export const serveInternal = <A, E, R, E2, R2>(options: {
   readonly routes: Layer.Layer<A, E, R>
   readonly readiness: Layer.Layer<ServiceReadiness, E2, R2>
   readonly defaultPort: number
+  readonly defaultMetricsPort: number
 }) =>
   HttpLayerRouter.serve(
     Layer.mergeAll(
@@ -89,4 +91,4 @@ export const serveInternal = <A, E, R, E2, R2>(options: {
       Layer.unwrapEffect(Effect.map(Rpc.RpcSecret, Rpc.secretMiddleware))
     ),
     { disableLogger: true }
-  ).pipe(Layer.provide(listen(options.defaultPort)))
+  ).pipe(Layer.provide(listen(options.defaultPort)), Layer.merge(Metrics.serve(options.defaultMetricsPort)))

@@ -261,6 +261,8 @@ const repositoryRoot = new URL("../../../", import.meta.url).pathname
 export interface ServiceProcess {
   readonly url: string
   readonly port: number
+  /** Its Prometheus metrics (`METRICS_PORT`, a free port of its own). */
+  readonly metricsUrl: string
   readonly pid: number | undefined
   /** What the process printed, for diagnostics. */
   readonly output: () => string
@@ -282,8 +284,8 @@ export const waitForHttp = async (url: string, timeoutMs = 45_000): Promise<void
 }
 
 /**
- * Runs one of Herald's programs (`services/<name>/src/main.ts`) as a child process on a free port, with exactly
- * the given environment (plus PATH and HOME), and waits for its `/health`.
+ * Runs one of Herald's programs (`services/<name>/src/main.ts`) as a child process on a free port (and its metrics on
+ * another), with exactly the given environment (plus PATH and HOME), and waits for its `/health`.
  */
 export const startService = async (
   entry: string,
@@ -291,6 +293,7 @@ export const startService = async (
   options: { readonly port?: number; readonly runtime?: "node" | "deno" | "bundle" } = {}
 ): Promise<ServiceProcess> => {
   const port = options.port ?? await freePort()
+  const metricsPort = await freePort()
   const script = join(repositoryRoot, entry)
   const [command, args] = options.runtime === "deno"
     ? [join(repositoryRoot, "node_modules/.bin/deno"), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--quiet", script]] as const
@@ -300,7 +303,7 @@ export const startService = async (
   let output = ""
   const child = spawn(command, [...args], {
     cwd: repositoryRoot,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env, PORT: String(port), METRICS_PORT: String(metricsPort) },
     stdio: ["ignore", "pipe", "pipe"]
   })
   const collect = (chunk: Buffer) => {
@@ -322,7 +325,7 @@ export const startService = async (
     if (child.exitCode === null && child.signalCode === null) child.kill(name)
     return stopProcess(child)
   }
-  return { url, port, pid: child.pid, output: () => output, stop: signal("SIGTERM"), kill: signal("SIGKILL") }
+  return { url, port, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, pid: child.pid, output: () => output, stop: signal("SIGTERM"), kill: signal("SIGKILL") }
 }
 
 /**

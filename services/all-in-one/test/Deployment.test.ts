@@ -38,12 +38,17 @@ const smoke = (url: string) =>
 describe("npm start (the all-in-one program)", () => {
   it.live("with no configuration at all it runs on the embedded twins: /health and /ready are 200 and the platform works", () =>
     Effect.gen(function*() {
-      const { url } = yield* program({})
+      const { metricsUrl, url } = yield* program({})
       expect((yield* promise(() => request(url, "/health"))).body).toEqual({ status: "ok" })
       const ready = yield* promise(() => request(url, "/ready"))
       expect(ready.status).toBe(200)
       expect(field(ready.body, "status")).toBe("ready")
       yield* smoke(url)
+      // One internal metrics port for the four services of the process: the tasks relay's and the consumer's counters.
+      const metrics = yield* promise(() => request(metricsUrl, ""))
+      expect(metrics.text).toMatch(/^herald_outbox_published_total [1-9]/m)
+      expect(metrics.text).toMatch(/^herald_consumer_messages_total\{.*\} [1-9]/m)
+      expect((yield* promise(() => request(url, "/metrics"))).status).toBe(404)
     }).pipe(Effect.scoped), { timeout: 90_000 })
 
   it.live("with an unreachable REDIS_URL it keeps running: /ready is 503 and says which dependency is down", () =>

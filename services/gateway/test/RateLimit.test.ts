@@ -101,6 +101,30 @@ describe("rate limiting", () => {
       expect(replies[3]?.body).toMatchObject({ error: { code: "rate_limited", details: { policy: "auth" } } })
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
+  it.live("other spellings of login and register (case, slashes, ;, percent-encoding) are 404 before any handler, so the auth limit holds", () =>
+    Effect.gen(function*() {
+      const { url } = yield* system("rl-spelling", { AUTH_RATE_LIMIT_MAX: "10" })
+      const attempt = (path: string, call: { readonly raw?: string; readonly contentType?: string } = {}) =>
+        promise(() =>
+          request(url, path, {
+            raw: call.raw ?? JSON.stringify({ email: "spelled@example.com", password: "wrong-password", name: "S" }),
+            headers: { "content-type": call.contentType ?? "application/json" }
+          })
+        )
+      const spellings = ["/api/users/login/", "/API/users/login", "//api/users/login", "/api/users/login;x", "/api/users/%6cogin", "/api/users/register/", "/api/Users/register"]
+      for (const path of spellings) {
+        const replies = yield* Effect.forEach(Array.from({ length: 12 }), () => attempt(path))
+        expect({ path, statuses: statuses(replies) }).toEqual({ path, statuses: { 404: 12 } })
+        expect(replies[0]?.body).toMatchObject({ error: { code: "not_found" } })
+      }
+      // Nor does any spelling skip the body guard's content-type check.
+      const plain = (path: string) => Effect.map(attempt(path, { raw: "email=x", contentType: "text/plain" }), (r) => r.status)
+      expect(yield* Effect.forEach(["/api/users/login", "/API/users/login", "/api/users/%6cogin"], plain)).toEqual([415, 415, 404])
+
+      const canonical = yield* Effect.forEach(Array.from({ length: 12 }), () => attempt("/api/users/login"))
+      expect(canonical.map((r) => r.status)).toEqual([...Array.from({ length: 10 }, () => 401), 429, 429])
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
   it.live("with Redis stopped requests are served (fail-open, promptly); restarted, limiting resumes", () =>
     Effect.gen(function*() {
       const redis = yield* Effect.acquireRelease(promise(() => startRedis()), (server) => promise(server.stop))

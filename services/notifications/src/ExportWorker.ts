@@ -10,7 +10,7 @@ const decode = Schema.decodeUnknown(Schema.parseJson(ExportRequested))
 /**
  * Export jobs, a bounded pool of workers on `exports.jobs` (any number of copies may run it). A job that fails for
  * a passing reason (the tasks service unavailable) is retried through the retry queues; the last attempt marks the
- * export failed, with the reason, instead of leaving it pending forever.
+ * export failed (with a fixed reason; the cause goes to the log) instead of leaving it pending forever.
  */
 export const runExportWorker = Effect.gen(function*() {
   const exports = yield* Exports
@@ -37,7 +37,12 @@ export const runExportWorker = Effect.gen(function*() {
             attempts + 1 >= pool.maxAttempts
               ? Effect.flatMap(repo.find(job.data.exportId), Option.match({
                 onNone: () => Effect.void,
-                onSome: (doc) => Effect.asVoid(exports.fail(doc, `gave up after ${attempts + 1} attempts: ${error.message}`))
+                // The cause may name internal servers: it goes to the log, the client gets a fixed reason.
+                onSome: (doc) =>
+                  Effect.logWarning(`export ${doc._id} failed after ${attempts + 1} attempts: ${error.message}`).pipe(
+                    Effect.zipRight(exports.fail(doc, "the export could not be completed; please request it again")),
+                    Effect.asVoid
+                  )
               }))
               : Effect.fail(error)
           )
