@@ -12,7 +12,7 @@ describe("what clients are told when a dependency fails", () => {
     Effect.gen(function*() {
       // The tasks service on a database of its own, which then goes away.
       const database = yield* Effect.acquireRelease(promise(startFerretDb), (server) => promise(server.stop))
-      const running = yield* cluster(System.testEnv("disclose", { CONSUMER_MAX_ATTEMPTS: "2" }), {
+      const running = yield* cluster(System.testEnv("disclose", { EXPORT_DEADLINE: "3 seconds" }), {
         gateways: 1,
         notifications: 1,
         tasksEnv: { MONGODB_URL: database.url }
