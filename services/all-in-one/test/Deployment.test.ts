@@ -162,6 +162,30 @@ describe("on Deno 2", () => {
     }).pipe(Effect.scoped), { timeout: 120_000 })
 })
 
+describe("each service on its own", () => {
+  it.live("refuses to start without RPC_SECRET or with a placeholder secret of .env.example, in one line naming it", () =>
+    Effect.gen(function*() {
+      const placeholder = "change-me-to-a-long-random-string"
+      const cases = [
+        ["users", {}, "RPC_SECRET"],
+        ["tasks", { RPC_SECRET: placeholder }, "RPC_SECRET"],
+        ["notifications", { RPC_SECRET: "" }, "RPC_SECRET"],
+        ["gateway", { RPC_SECRET: placeholder.toUpperCase() }, "RPC_SECRET"],
+        ["tasks", { RPC_SECRET: "a-real-secret-of-some-length", AMQP_URL: `amqp://herald:${placeholder}@127.0.0.1:1` }, "AMQP_URL"]
+      ] as const
+      const outcomes = yield* Effect.forEach(cases, ([service, env]) =>
+        promise(() => runUntilExit(`services/${service}/src/main.ts`, { LOG_FORMAT: "logfmt", ...env })), { concurrency: 2 })
+      for (const [[service, , variable], stopped] of cases.map((c, i) => [c, outcomes[i]] as const)) {
+        expect(stopped?.code).toBe(1)
+        const fatal = (stopped?.stdout ?? "").split("\n").filter((line) => line.includes("stopped:"))
+        expect(fatal).toHaveLength(1)
+        expect(fatal[0]).toContain(`${service} stopped: configuration error`)
+        expect(fatal[0]).toContain(variable)
+        expect(fatal[0]).not.toContain(placeholder)
+      }
+    }), { timeout: 90_000 })
+})
+
 describe("deployment files", () => {
   it("infra/rabbitmq/definitions*.json are what the code declares (regenerate: npx tsx infra/scripts/rabbitmq-definitions.ts)", () => {
     expect(readFileSync(`${root}infra/rabbitmq/definitions.json`, "utf8")).toBe(render("classic"))

@@ -38,7 +38,8 @@ describe("rate limiting", () => {
         ...System.testEnv("rl-two"),
         RATE_LIMIT_MAX: "40",
         RATE_LIMIT_WINDOW: "4 seconds",
-        LOG_LEVEL: "Error"
+        LOG_LEVEL: "Error",
+        RPC_SECRET: "a shared secret the services would hold"
       }
       const gateways = yield* Effect.forEach([0, 1], () =>
         Effect.acquireRelease(promise(() => startService("services/gateway/src/main.ts", env)), (g) => promise(g.stop)), {
