@@ -77,6 +77,19 @@ const contract = (
         expect(afterReset).toMatchObject({ allowed: true, count: 1 })
       }))
 
+    it.effect("a peek reads a window without counting and without opening one", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.RateLimiter
+        const unopened = yield* limiter.peek("peek", 2, 60_000)
+        expect(unopened).toMatchObject({ count: 0, allowed: true, remaining: 2 })
+        yield* elapse(50)
+        // Nothing was opened: the first hit starts a full window.
+        const [first, peeked, second] = yield* Effect.all([limiter.hit("peek", 2, 60_000), limiter.peek("peek", 2, 60_000), limiter.hit("peek", 2, 60_000)])
+        expect([first?.count, peeked?.count, second?.count]).toEqual([1, 1, 2])
+        expect(first.resetMs).toBeGreaterThan(59_000)
+        expect(yield* limiter.peek("peek", 2, 60_000)).toMatchObject({ count: 2, remaining: 0 })
+      }))
+
     it.effect("the cache never replaces a newer version with an older one", () =>
       Effect.gen(function*() {
         const cache = yield* Cache.VersionedCache
