@@ -18,9 +18,10 @@ import {
 import { type Delivery, Broker, type Headers, type OutgoingMessage, type QueueSpec, type Topology } from "./Broker.ts"
 import { describeUrl } from "./Mongo.ts"
 import { backoff, forever } from "./Retry.ts"
+import * as Secrets from "./Secrets.ts"
 
 export const AmqpConfig = Config.all({
-  url: Config.redacted("AMQP_URL"),
+  url: Secrets.url("AMQP_URL"),
   connectRetries: Config.integer("AMQP_CONNECT_RETRIES").pipe(Config.withDefault(5)),
   /** `quorum` for clustered RabbitMQ (replicated, durable); `classic` for a single node. */
   queueType: Config.literal("classic", "quorum")("AMQP_QUEUE_TYPE").pipe(Config.withDefault("classic")),

@@ -13,11 +13,12 @@ import {
   type UpdateFilter
 } from "mongodb"
 import { backoff } from "./Retry.ts"
+import * as Secrets from "./Secrets.ts"
 import { type Collection, type CollectionSpec, type Document, DocumentStore, DuplicateKey } from "./Store.ts"
 import { sweepExpired } from "./Ttl.ts"
 
 export const MongoConfig = Config.all({
-  url: Config.redacted("MONGODB_URL"),
+  url: Secrets.url("MONGODB_URL"),
   database: Config.string("MONGODB_DATABASE").pipe(
     Config.withDefault("herald"),
     Config.validate({ message: "must match ^[a-zA-Z0-9_-]{1,63}$", validation: (name) => /^[a-zA-Z0-9_-]{1,63}$/.test(name) })

@@ -3,7 +3,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Readiness } from "@herald/domain/Health"
-import { Config, Context, Effect, Layer } from "effect"
+import { Config, Context, Effect, Layer, Option } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import * as Metrics from "./Metrics.ts"
 import * as Rpc from "./Rpc.ts"
@@ -88,7 +88,7 @@ export const serveInternal = <A, E, R, E2, R2>(options: {
     Layer.mergeAll(
       options.routes,
       healthRoutes.pipe(Layer.provide(options.readiness)),
-      Layer.unwrapEffect(Effect.map(Rpc.RpcSecret, Rpc.secretMiddleware))
+      Layer.unwrapEffect(Effect.map(Rpc.RpcSecret, (secret) => Rpc.secretMiddleware(Option.some(secret))))
     ),
     { disableLogger: true }
   ).pipe(Layer.provide(listen(options.defaultPort)), Layer.merge(Metrics.serve(options.defaultMetricsPort)))
