@@ -23,6 +23,7 @@ import {
   TokenReused,
   Unauthorized,
   UnsupportedMediaType,
+  UpgradeRequired,
   UserNotFound,
   ValidationFailed,
   VersionConflict
@@ -178,7 +179,7 @@ export class UsersApi extends HttpApiGroup.make("users")
     HttpApiEndpoint.get("profile", "/api/users/profile")
       .addSuccess(User)
       .addError(ApiError.http(UserNotFound))
-      .annotateContext(doc("Your profile", "The caller's own profile."))
+      .annotateContext(doc("Your profile", "The caller's own profile: id, email, name and when it was created and last changed."))
   )
   .add(
     HttpApiEndpoint.patch("updateProfile", "/api/users/profile")
@@ -407,6 +408,7 @@ export class StreamApi extends HttpApiGroup.make("stream")
       .addSuccess(HttpApiSchema.Empty(101).annotations({ description: "Switching to the WebSocket protocol" }))
       .pipe(validated)
       .addError(ApiError.http(Unauthorized))
+      .addError(ApiError.http(UpgradeRequired))
       .annotateContext(doc(
         "Real-time notifications (WebSocket)",
         "Upgrade to a WebSocket to be pushed the caller's new notifications. Authenticate with " +

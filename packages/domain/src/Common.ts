@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { exampleId } from "./Ids.ts"
 
 const isoDateTime = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/
 
@@ -73,15 +74,21 @@ export const limitParam = (defaultLimit: number) =>
     { default: () => defaultLimit }
   )
 
+export const encodeCursor = (lastId: string): string => Buffer.from(lastId, "utf8").toString("base64url")
+
 /** An opaque pagination cursor: base64url of the last id seen. */
 export const Cursor = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,200}$/, { message: () => "malformed cursor" })).annotations({
   title: "Cursor",
   description: "The `nextCursor` of the previous page; leave it out for the first page."
 })
 
+/** The `?cursor=` field of a list query; its example names a page after an (unknown) item of that list. */
+export const cursorParam = (prefix: string) =>
+  Schema.optional(Cursor.annotations({ examples: [encodeCursor(exampleId(prefix))] }))
+
 export const PageQuery = {
   limit: limitParam(20),
-  cursor: Schema.optional(Cursor)
+  cursor: cursorParam("prj")
 }
 
 /** A page of a list endpoint: `{ items, nextCursor }`. */
@@ -94,5 +101,4 @@ export const Page = <A, I, R>(item: Schema.Schema<A, I, R>, description = "A pag
     })
   }).annotations({ description })
 
-export const encodeCursor = (lastId: string): string => Buffer.from(lastId, "utf8").toString("base64url")
 export const decodeCursor = (cursor: string): string => Buffer.from(cursor, "base64url").toString("utf8")

@@ -143,6 +143,16 @@ export class ExportNotReady extends Schema.TaggedError<ExportNotReady>()(
   })
 ) {}
 
+/** A plain HTTP request to the WebSocket stream. */
+export class UpgradeRequired extends Schema.TaggedError<UpgradeRequired>()(
+  "UpgradeRequired",
+  { message: Schema.String },
+  documented(426, {
+    description: "This operation speaks WebSocket only: send the upgrade handshake (`Upgrade: websocket`)",
+    message: "this endpoint speaks WebSocket"
+  })
+) {}
+
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
   "PayloadTooLarge",
   { message: Schema.String },

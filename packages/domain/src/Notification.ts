@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { Count, Cursor, IsoDateTime, limitParam } from "./Common.ts"
+import { Count, cursorParam, IsoDateTime, limitParam } from "./Common.ts"
 import { NotificationId } from "./Ids.ts"
 
 export class Notification extends Schema.Class<Notification>("Notification")({
@@ -29,7 +29,7 @@ export const NotificationListQuery = Schema.Struct({
     })
   ),
   limit: limitParam(20),
-  cursor: Schema.optional(Cursor)
+  cursor: cursorParam("ntf")
 })
 export type NotificationListQuery = typeof NotificationListQuery.Type
 

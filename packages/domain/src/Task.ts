@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { Cursor, IsoDateTime, limitParam, TrimmedText } from "./Common.ts"
+import { cursorParam, IsoDateTime, limitParam, TrimmedText } from "./Common.ts"
 import { exampleId, PathId, pathIdOf, ProjectId, TaskId } from "./Ids.ts"
 
 export const TaskStatus = Schema.Literal("todo", "in_progress", "done").annotations({ description: "Where the task stands" })
@@ -73,7 +73,7 @@ export const TaskListQuery = Schema.Struct({
   projectId: Schema.optional(pathIdOf("prj", "project").annotations({ description: "Only the tasks of this project" })),
   status: Schema.optional(TaskStatus.annotations({ description: "Only the tasks with this status", examples: ["todo"] })),
   limit: limitParam(20),
-  cursor: Schema.optional(Cursor)
+  cursor: cursorParam("tsk")
 })
 export type TaskListQuery = typeof TaskListQuery.Type
 
@@ -85,7 +85,7 @@ export const IfMatchHeader = Schema.Struct({
     ).annotations({
       title: "If-Match",
       description: "The task's `version` as the client last saw it: the change is refused with 409 if it is no longer current",
-      examples: ["3"]
+      examples: ["1"]
     })
   )
 })
