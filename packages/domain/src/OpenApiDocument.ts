@@ -85,10 +85,14 @@ const withContentExamples = (content: unknown, components: Json): unknown =>
     ? Object.fromEntries(Object.entries(content).map(([type, media]) => [type, isRecord(media) ? withExample(media, components) : media]))
     : content
 
-const finishOperation = (operation: Json, components: Json): Json => {
+/** A response whose only schema is the decode error: the operation takes no input that could fail validation. */
+const isDecodeErrorOnly = (response: unknown) =>
+  isRecord(response) && Object.values(recordOf(response.content)).some((media) => isRecord(media) && recordOf(media.schema).$ref === decodeErrorRef)
+
+const finishOperation = (generated: Json, components: Json): Json => {
+  const operation = recordOf(clean(generated))
   const responses = Object.entries(recordOf(operation.responses))
-    // A response whose only schema was the decode error: the operation takes no input that could fail validation.
-    .filter(([, response]) => !(isRecord(response) && isRecord(response.content) && Object.values(response.content).some((media) => isRecord(media) && media.schema === undefined)))
+    .filter(([, response]) => !isDecodeErrorOnly(response))
     .map(([status, response]) => [status, isRecord(response) && "content" in response ? { ...response, content: withContentExamples(response.content, components) } : response])
   const requestBody = isRecord(operation.requestBody)
     ? { requestBody: { ...operation.requestBody, content: withContentExamples(operation.requestBody.content, components) } }
@@ -97,13 +101,6 @@ const finishOperation = (operation: Json, components: Json): Json => {
     ? { parameters: operation.parameters.map((parameter) => (isRecord(parameter) ? withExample(parameter, components) : parameter)) }
     : {}
   return { ...operation, ...parameters, ...requestBody, responses: Object.fromEntries(responses) }
-}
-
-/** Drops a media type whose schema was only the decode error (it is `undefined` once `clean` removed it). */
-const dropDecodeOnly = (node: unknown): unknown => {
-  if (!isRecord(node)) return node
-  if (node.$ref === decodeErrorRef) return undefined
-  return node
 }
 
 /** Finishes the generated document (see the module comment); used as the API's `OpenApi.Transform`. */
@@ -116,19 +113,9 @@ export const finishDocument = (spec: Record<string, unknown>): Record<string, un
     Object.entries(recordOf(spec.paths)).map(([path, item]) => [
       path,
       Object.fromEntries(
-        Object.entries(recordOf(item)).map(([method, operation]) => {
-          if (!methods.includes(method) || !isRecord(operation)) return [method, operation]
-          const responses = Object.fromEntries(
-            Object.entries(recordOf(operation.responses)).map(([status, response]) => {
-              if (!isRecord(response) || !isRecord(response.content)) return [status, response]
-              const content = Object.fromEntries(
-                Object.entries(response.content).map(([type, media]) => [type, isRecord(media) ? { ...media, schema: dropDecodeOnly(media.schema) } : media])
-              )
-              return [status, { ...response, content }]
-            })
-          )
-          return [method, finishOperation(recordOf(clean({ ...operation, responses })), schemas)]
-        })
+        Object.entries(recordOf(item)).map(([method, operation]) =>
+          [method, methods.includes(method) && isRecord(operation) ? finishOperation(operation, schemas) : operation]
+        )
       )
     ])
   )
