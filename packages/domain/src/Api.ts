@@ -2,6 +2,7 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import type { HttpMethod } from "@effect/platform/HttpMethod"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import * as ApiError from "./ApiError.ts"
@@ -12,7 +13,6 @@ import {
   EmailTaken,
   ExportNotFound,
   ExportNotReady,
-  InternalError,
   InvalidCredentials,
   InvalidRefreshToken,
   NotificationNotFound,
@@ -23,15 +23,17 @@ import {
   TokenReused,
   Unauthorized,
   UnsupportedMediaType,
+  UpgradeRequired,
   UserNotFound,
   ValidationFailed,
   VersionConflict
 } from "./Errors.ts"
 import { CreateExportRequest, Export, ExportAccepted } from "./Export.ts"
-import { Liveness, Readiness } from "./Health.ts"
+import { GatewayReadiness, Liveness } from "./Health.ts"
+import { exampleId, pathIdOf } from "./Ids.ts"
 import { idempotentPost } from "./Idempotency.ts"
-import { PathId } from "./Ids.ts"
 import { LatestQuery, Notification, NotificationListQuery, UnreadCount } from "./Notification.ts"
+import { finishDocument } from "./OpenApiDocument.ts"
 import { CreateProjectRequest, Project, UpdateProjectRequest } from "./Project.ts"
 import { CreateTaskRequest, IfMatchHeader, PatchTaskRequest, ReplaceTaskRequest, Task, TaskListQuery } from "./Task.ts"
 import {
@@ -45,15 +47,75 @@ import {
   User
 } from "./User.ts"
 
-const IdPath = Schema.Struct({ id: PathId })
+/** `{id}` of a path, for one kind of resource. */
+const idPath = (prefix: string, noun: string) => Schema.Struct({ id: pathIdOf(prefix, noun) })
+const ProjectPath = idPath("prj", "project")
+const TaskPath = idPath("tsk", "task")
+const NotificationPath = idPath("ntf", "notification")
+const ExportPath = idPath("exp", "export")
 
-/** `/ready` answers 503 with this same report when a dependency is down. */
-export const NotReady = Readiness.annotations(HttpApiSchema.annotations({ status: 503 }))
+/** What the OpenAPI document says of an operation: a summary line and a description for a person. */
+const doc = (summary: string, description: string) => OpenApi.annotations({ summary, description })
+
+const Invalid = ApiError.http(ValidationFailed)
+const TooLarge = ApiError.http(PayloadTooLarge)
+const NotJson = ApiError.http(UnsupportedMediaType)
+const Limited = ApiError.http(RateLimited)
+const Unavailable = ApiError.http(DependencyUnavailable)
+
+/** An operation with parameters: they may fail validation (400). */
+const validated = <Name extends string, Method extends HttpMethod, P, U, B, H, S, E, R, RE>(
+  endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, Method, P, U, B, H, S, E, R, RE>
+) => endpoint.addError(Invalid)
+
+/** An operation with a JSON body: 400 when it does not validate, 413 over 1 MiB, 415 when it is not JSON. */
+const takesJson = <Name extends string, Method extends HttpMethod, P, U, B, H, S, E, R, RE>(
+  endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, Method, P, U, B, H, S, E, R, RE>
+) => endpoint.addError(Invalid).addError(TooLarge).addError(NotJson)
+
+/** `/ready` answers 503 with the same report when a dependency is down. */
+export const NotReady = GatewayReadiness.annotations({
+  ...HttpApiSchema.annotations({ status: 503 }),
+  identifier: "NotReady",
+  description: "A service or dependency is down; the report says which",
+  examples: [{
+    status: "unavailable",
+    checks: {
+      redis: { status: "up", latencyMs: 1 },
+      users: { status: "up", latencyMs: 4 },
+      tasks: { status: "down", latencyMs: 2001, error: "not answering" },
+      notifications: { status: "up", latencyMs: 5 }
+    }
+  }]
+})
 
 export class SystemApi extends HttpApiGroup.make("system")
-  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Liveness))
-  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Readiness).addError(NotReady))
-  .add(HttpApiEndpoint.get("jwks", "/.well-known/jwks.json").addSuccess(Jwks))
+  .add(
+    HttpApiEndpoint.get("health", "/health")
+      .addSuccess(Liveness)
+      .annotateContext(doc("Liveness", "Answers 200 while the gateway process is alive, whatever the state of its dependencies. Not rate-limited."))
+  )
+  .add(
+    HttpApiEndpoint.get("ready", "/ready")
+      .addSuccess(GatewayReadiness)
+      .addError(NotReady)
+      .annotateContext(doc(
+        "Readiness",
+        "Probes every service and dependency the gateway needs, each with a deadline, and answers 200 when all are up, " +
+          "503 with the same per-dependency report otherwise. Not rate-limited."
+      ))
+  )
+  .add(
+    HttpApiEndpoint.get("jwks", "/.well-known/jwks.json")
+      .addSuccess(Jwks)
+      .addError(Limited)
+      .addError(Unavailable)
+      .annotateContext(doc(
+        "Token signing keys",
+        "The public keys (JWKS) that verify Herald's access tokens, for services that check tokens themselves. " +
+          "Tokens name their key in the `kid` header."
+      ))
+  )
   .annotate(OpenApi.Description, "Liveness, readiness and the keys that verify access tokens")
 {}
 
@@ -62,34 +124,76 @@ export class AuthApi extends HttpApiGroup.make("auth")
     idempotentPost("register", "/api/users/register")
       .setPayload(RegisterRequest)
       .addSuccess(RegisterResponse, { status: 201 })
+      .pipe(takesJson)
       .addError(ApiError.http(EmailTaken))
+      .annotateContext(doc(
+        "Create an account",
+        "Registers a new user. The email is trimmed and lower-cased and must not be in use yet (409). The password " +
+          "must be 8 to 72 bytes: longer ones are refused, never silently truncated. Log in afterwards for tokens. " +
+          "Limited more strictly than other routes, per client address and per email."
+      ))
   )
   .add(
     HttpApiEndpoint.post("login", "/api/users/login")
       .setPayload(LoginRequest)
       .addSuccess(TokenPair)
+      .pipe(takesJson)
       .addError(ApiError.http(InvalidCredentials))
+      .annotateContext(doc(
+        "Log in",
+        "Trades an email and password for an access token (a JWT, valid for 15 minutes by default) and a refresh token. " +
+          "A wrong email and a wrong password get the same 401 in about the same time. Limited more strictly than " +
+          "other routes, per client address and per email."
+      ))
   )
   .add(
     HttpApiEndpoint.post("refresh", "/api/users/refresh")
       .setPayload(RefreshRequest)
       .addSuccess(TokenPair)
+      .pipe(takesJson)
       .addError(ApiError.http(InvalidRefreshToken))
       .addError(ApiError.http(TokenReused))
+      .annotateContext(doc(
+        "Renew the tokens",
+        "Trades a refresh token for a new token pair; the old refresh token is spent. Presenting a spent one again " +
+          "revokes every token of that login (someone else may hold a copy) and answers 401."
+      ))
   )
+  .addError(Limited)
+  .addError(Unavailable)
   .annotate(OpenApi.Description, "Accounts and tokens")
 {}
 
 export class UsersApi extends HttpApiGroup.make("users")
-  .add(HttpApiEndpoint.post("logout", "/api/users/logout").setPayload(RefreshRequest).addSuccess(HttpApiSchema.NoContent))
-  .add(HttpApiEndpoint.get("profile", "/api/users/profile").addSuccess(User).addError(ApiError.http(UserNotFound)))
+  .add(
+    HttpApiEndpoint.post("logout", "/api/users/logout")
+      .setPayload(RefreshRequest)
+      .addSuccess(HttpApiSchema.NoContent)
+      .pipe(takesJson)
+      .annotateContext(doc(
+        "Log out",
+        "Revokes the login the refresh token belongs to: its refresh tokens stop working at once and its access " +
+          "tokens are refused from then on."
+      ))
+  )
+  .add(
+    HttpApiEndpoint.get("profile", "/api/users/profile")
+      .addSuccess(User)
+      .addError(ApiError.http(UserNotFound))
+      .annotateContext(doc("Your profile", "The caller's own profile: id, email, name and when it was created and last changed."))
+  )
   .add(
     HttpApiEndpoint.patch("updateProfile", "/api/users/profile")
       .setPayload(UpdateProfileRequest)
       .addSuccess(User)
+      .pipe(takesJson)
       .addError(ApiError.http(UserNotFound))
+      .annotateContext(doc("Change your profile", "Renames the caller; the updated profile is answered and served from then on."))
   )
   .middleware(Authentication)
+  .addError(Limited)
+  .addError(Unavailable)
+  .annotate(OpenApi.Description, "The caller's own account")
 {}
 
 export class ProjectsApi extends HttpApiGroup.make("projects")
@@ -97,34 +201,67 @@ export class ProjectsApi extends HttpApiGroup.make("projects")
     idempotentPost("create", "/api/projects")
       .setPayload(CreateProjectRequest)
       .addSuccess(Project, { status: 201 })
+      .pipe(takesJson)
+      .annotateContext(doc("Create a project", "Creates a project owned by the caller, with no tasks yet."))
   )
-  .add(HttpApiEndpoint.get("list", "/api/projects").setUrlParams(Schema.Struct(PageQuery)).addSuccess(Page(Project)))
-  .add(HttpApiEndpoint.get("get", "/api/projects/:id").setPath(IdPath).addSuccess(Project).addError(ApiError.http(ProjectNotFound)))
+  .add(
+    HttpApiEndpoint.get("list", "/api/projects")
+      .setUrlParams(Schema.Struct(PageQuery))
+      .addSuccess(Page(Project, "A page of the caller's projects, newest first"))
+      .pipe(validated)
+      .annotateContext(doc(
+        "List your projects",
+        "The caller's projects, newest first, a page at a time: pass `nextCursor` back as `?cursor=` for the next page."
+      ))
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/api/projects/:id")
+      .setPath(ProjectPath)
+      .addSuccess(Project)
+      .pipe(validated)
+      .addError(ApiError.http(ProjectNotFound))
+      .annotateContext(doc(
+        "Get a project",
+        "One project with its task counts by status (kept up to date from task events, so a change shows within " +
+          "moments). Someone else's project is a 404, as if it did not exist."
+      ))
+  )
   .add(
     HttpApiEndpoint.patch("update", "/api/projects/:id")
-      .setPath(IdPath)
+      .setPath(ProjectPath)
       .setPayload(UpdateProjectRequest)
       .addSuccess(Project)
+      .pipe(takesJson)
       .addError(ApiError.http(ProjectNotFound))
+      .annotateContext(doc("Change a project", "Renames a project or changes its description; fields left out keep their value."))
   )
   .add(
     HttpApiEndpoint.del("delete", "/api/projects/:id")
-      .setPath(IdPath)
+      .setPath(ProjectPath)
       .addSuccess(HttpApiSchema.NoContent)
+      .pipe(validated)
       .addError(ApiError.http(ProjectNotFound))
+      .annotateContext(doc(
+        "Delete a project",
+        "Deletes the project and all its tasks; each deleted task emits its event, so notifications follow."
+      ))
   )
   .middleware(Authentication)
+  .addError(Limited)
+  .addError(Unavailable)
+  .annotate(OpenApi.Description, "Projects group tasks and count them by status")
 {}
 
 const createTask = <const Name extends string>(name: Name, path: `/${string}`) =>
   idempotentPost(name, path)
     .setPayload(CreateTaskRequest)
     .addSuccess(Task, { status: 201 })
+    .pipe(takesJson)
     .addError(ApiError.http(ProjectNotFound))
 
 const changeTask = <Name extends string>(endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "PUT" | "PATCH">) =>
   endpoint
-    .setPath(IdPath)
+    .setPath(TaskPath)
     .setHeaders(IfMatchHeader)
     .addSuccess(Task)
     .addError(ApiError.http(TaskNotFound))
@@ -132,53 +269,126 @@ const changeTask = <Name extends string>(endpoint: HttpApiEndpoint.HttpApiEndpoi
     .addError(ApiError.http(VersionConflict))
 
 export class TasksApi extends HttpApiGroup.make("tasks")
-  .add(createTask("create", "/api/tasks"))
   .add(
-    createTask("upload", "/api/tasks/upload").annotate(
-      OpenApi.Description,
-      "Alias of POST /api/tasks, kept for clients of the older platform"
-    )
+    createTask("create", "/api/tasks").annotateContext(doc(
+      "Create a task",
+      "Creates a task, private to the caller or in one of their projects (`projectId`; 404 if it is not theirs). " +
+        "Only the title is required. A `task.created` event follows, and with it the notifications."
+    ))
   )
-  .add(HttpApiEndpoint.get("list", "/api/tasks").setUrlParams(TaskListQuery).addSuccess(Page(Task)))
-  .add(HttpApiEndpoint.get("get", "/api/tasks/:id").setPath(IdPath).addSuccess(Task).addError(ApiError.http(TaskNotFound)))
-  .add(changeTask(HttpApiEndpoint.put("replace", "/api/tasks/:id")).setPayload(ReplaceTaskRequest))
-  .add(changeTask(HttpApiEndpoint.patch("patch", "/api/tasks/:id")).setPayload(PatchTaskRequest))
+  .add(
+    createTask("upload", "/api/tasks/upload").annotateContext(doc(
+      "Create a task (older path)",
+      "The same as POST /api/tasks, kept for clients of the older platform."
+    ))
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/api/tasks")
+      .setUrlParams(TaskListQuery)
+      .addSuccess(Page(Task, "A page of tasks, newest first"))
+      .pipe(validated)
+      .annotateContext(doc(
+        "List your tasks",
+        "The caller's tasks, newest first, optionally only those of one project or one status, a page at a time: " +
+          "pass `nextCursor` back as `?cursor=` for the next page."
+      ))
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/api/tasks/:id")
+      .setPath(TaskPath)
+      .addSuccess(Task)
+      .pipe(validated)
+      .addError(ApiError.http(TaskNotFound))
+      .annotateContext(doc("Get a task", "One task. Someone else's task is a 404, as if it did not exist."))
+  )
+  .add(
+    changeTask(HttpApiEndpoint.put("replace", "/api/tasks/:id"))
+      .setPayload(ReplaceTaskRequest)
+      .pipe(takesJson)
+      .annotateContext(doc(
+        "Replace a task",
+        "Replaces every field of a task; fields left out take their defaults, as on creation. Its `version` goes up " +
+          "by one. With `If-Match: <version>` the change applies only to that version (409 otherwise)."
+      ))
+  )
+  .add(
+    changeTask(HttpApiEndpoint.patch("patch", "/api/tasks/:id"))
+      .setPayload(PatchTaskRequest)
+      .pipe(takesJson)
+      .annotateContext(doc(
+        "Change a task",
+        "Changes only the fields sent; its `version` goes up by one. With `If-Match: <version>` the change applies " +
+          "only to that version (409 otherwise)."
+      ))
+  )
   .add(
     HttpApiEndpoint.del("delete", "/api/tasks/:id")
-      .setPath(IdPath)
+      .setPath(TaskPath)
       .setHeaders(IfMatchHeader)
       .addSuccess(HttpApiSchema.NoContent)
+      .pipe(validated)
       .addError(ApiError.http(TaskNotFound))
       .addError(ApiError.http(VersionConflict))
+      .annotateContext(doc(
+        "Delete a task",
+        "Deletes a task; a `task.deleted` event follows. With `If-Match: <version>` only that version is deleted (409 otherwise)."
+      ))
   )
   .middleware(Authentication)
+  .addError(Limited)
+  .addError(Unavailable)
+  .annotate(OpenApi.Description, "Tasks, private or in a project")
 {}
 
 const listNotifications = <const Name extends string>(name: Name, path: `/${string}`) =>
-  HttpApiEndpoint.get(name, path).setUrlParams(NotificationListQuery).addSuccess(Page(Notification))
+  HttpApiEndpoint.get(name, path)
+    .setUrlParams(NotificationListQuery)
+    .addSuccess(Page(Notification, "A page of notifications, newest first"))
+    .pipe(validated)
 
 export class NotificationsApi extends HttpApiGroup.make("notifications")
-  .add(listNotifications("list", "/api/notifications"))
   .add(
-    listNotifications("getAll", "/api/notifications/get-all").annotate(
-      OpenApi.Description,
-      "Alias of GET /api/notifications, kept for clients of the older platform"
-    )
+    listNotifications("list", "/api/notifications").annotateContext(doc(
+      "List your notifications",
+      "The caller's notifications, newest first, optionally only the unread (or read) ones, a page at a time: pass " +
+        "`nextCursor` back as `?cursor=` for the next page."
+    ))
+  )
+  .add(
+    listNotifications("getAll", "/api/notifications/get-all").annotateContext(doc(
+      "List your notifications (older path)",
+      "The same as GET /api/notifications, kept for clients of the older platform."
+    ))
   )
   .add(
     HttpApiEndpoint.get("latest", "/api/notifications/latest")
       .setUrlParams(LatestQuery)
-      .addSuccess(Schema.Struct({ items: Schema.Array(Notification) }))
+      .addSuccess(Schema.Struct({ items: Schema.Array(Notification) }).annotations({ description: "The newest notifications, newest first" }))
+      .pipe(validated)
+      .annotateContext(doc("Your newest notifications", "The few newest notifications of the caller (10 unless `?limit=` says otherwise), without paging."))
   )
-  .add(HttpApiEndpoint.get("unreadCount", "/api/notifications/unread-count").addSuccess(UnreadCount))
+  .add(
+    HttpApiEndpoint.get("unreadCount", "/api/notifications/unread-count")
+      .addSuccess(UnreadCount)
+      .annotateContext(doc("Count your unread notifications", "How many of the caller's notifications are unread, for a badge."))
+  )
   .add(
     HttpApiEndpoint.post("markRead", "/api/notifications/:id/read")
-      .setPath(IdPath)
+      .setPath(NotificationPath)
       .addSuccess(HttpApiSchema.NoContent)
+      .pipe(validated)
       .addError(ApiError.http(NotificationNotFound))
+      .annotateContext(doc("Mark a notification read", "Marks one of the caller's notifications read; marking it again changes nothing."))
   )
-  .add(HttpApiEndpoint.post("readAll", "/api/notifications/read-all").addSuccess(HttpApiSchema.NoContent))
+  .add(
+    HttpApiEndpoint.post("readAll", "/api/notifications/read-all")
+      .addSuccess(HttpApiSchema.NoContent)
+      .annotateContext(doc("Mark every notification read", "Marks all of the caller's notifications read."))
+  )
   .middleware(Authentication)
+  .addError(Limited)
+  .addError(Unavailable)
+  .annotate(OpenApi.Description, "What happened to the caller's work")
 {}
 
 /** The WebSocket stream authenticates itself: browsers cannot set `Authorization` on a WebSocket. */
@@ -187,19 +397,31 @@ export class StreamApi extends HttpApiGroup.make("stream")
     HttpApiEndpoint.get("stream", "/api/notifications/stream")
       .setUrlParams(
         Schema.Struct({
-          access_token: Schema.optional(Schema.String),
-          since: Schema.optional(PathId)
+          access_token: Schema.optional(Schema.String.annotations({
+            description: "The access token, for clients that cannot set the `Sec-WebSocket-Protocol` header; never logged",
+            examples: ["eyJhbGciOiJFZERTQSIsImtpZCI6ImhlcmFsZC0xIn0.eyJzdWIiOiJ1c3JfMDFKOVozWVE3S1dSQzhWMlQ1WDBGOE00UEQifQ.c2lnbmF0dXJl"]
+          })),
+          since: Schema.optional(pathIdOf("ntf", "notification").annotations({
+            description: "Replay first what was stored after this notification (the last one the client saw)"
+          }))
         })
       )
-      .addSuccess(HttpApiSchema.Empty(101))
+      .addSuccess(HttpApiSchema.Empty(101).annotations({ description: "Switching to the WebSocket protocol" }))
+      .pipe(validated)
       .addError(ApiError.http(Unauthorized))
-      .annotate(
-        OpenApi.Description,
-        "WebSocket. Authenticate with `Sec-WebSocket-Protocol: bearer, <accessToken>` or `?access_token=`. " +
-          "Text frames carry JSON: `{type:\"ready\",unreadCount}`, then `{type:\"notification\",notification,unreadCount}` " +
-          "and `{type:\"heartbeat\",at}`. `?since=<notification id>` first replays what was stored after that id."
-      )
+      .addError(ApiError.http(UpgradeRequired))
+      .annotateContext(doc(
+        "Real-time notifications (WebSocket)",
+        "Upgrade to a WebSocket to be pushed the caller's new notifications. Authenticate with " +
+          "`Sec-WebSocket-Protocol: bearer, <accessToken>` or `?access_token=`. Text frames carry JSON: " +
+          "`{type:\"ready\",unreadCount}` first, then `{type:\"notification\",notification,unreadCount}` for each new " +
+          "notification and `{type:\"heartbeat\",at}` now and then. `?since=<notification id>` first replays what was " +
+          "stored after that id, for a client that reconnects."
+      ))
   )
+  .addError(Limited)
+  .addError(Unavailable)
+  .annotate(OpenApi.Description, "Real-time push of new notifications")
 {}
 
 export class ExportsApi extends HttpApiGroup.make("exports")
@@ -207,59 +429,44 @@ export class ExportsApi extends HttpApiGroup.make("exports")
     idempotentPost("create", "/api/exports")
       .setPayload(CreateExportRequest)
       .addSuccess(ExportAccepted, { status: 202 })
+      .pipe(takesJson)
       .addError(ApiError.http(ProjectNotFound))
+      .annotateContext(doc(
+        "Export your tasks",
+        "Queues an export of the caller's tasks (or one project's) to a CSV or JSON file, made in the background. " +
+          "Poll GET /api/exports/{id}, or wait for the `export.completed` notification, then download it."
+      ))
   )
-  .add(HttpApiEndpoint.get("get", "/api/exports/:id").setPath(IdPath).addSuccess(Export).addError(ApiError.http(ExportNotFound)))
+  .add(
+    HttpApiEndpoint.get("get", "/api/exports/:id")
+      .setPath(ExportPath)
+      .addSuccess(Export)
+      .pipe(validated)
+      .addError(ApiError.http(ExportNotFound))
+      .annotateContext(doc("Get an export", "Where an export stands: pending, running, completed (ready to download) or failed."))
+  )
   .add(
     HttpApiEndpoint.get("download", "/api/exports/:id/download")
-      .setPath(IdPath)
-      .addSuccess(HttpApiSchema.Text({ contentType: "text/csv" }))
+      .setPath(ExportPath)
+      .addSuccess(
+        HttpApiSchema.Text({ contentType: "text/csv" }).annotations({
+          description: "The file, as an attachment (`text/csv`, or `application/json` for a JSON export)",
+          examples: [`id,projectId,title,description,priority,status,dueDate,version,createdAt,updatedAt\n${exampleId("tsk")},,Write the README,,high,todo,,1,2030-01-31T12:00:00.000Z,2030-01-31T12:00:00.000Z\n`]
+        })
+      )
+      .pipe(validated)
       .addError(ApiError.http(ExportNotFound))
       .addError(ApiError.http(ExportNotReady))
+      .annotateContext(doc(
+        "Download an export",
+        "The exported file, once the export is completed (409 before). Files expire some time after completion."
+      ))
   )
   .middleware(Authentication)
+  .addError(Limited)
+  .addError(Unavailable)
+  .annotate(OpenApi.Description, "Files of the caller's tasks, made in the background")
 {}
-
-const decodeErrorRef = "#/components/schemas/HttpApiDecodeError"
-const errorBodyRef = "#/components/schemas/ErrorBody"
-
-/**
- * The generated document, tidied: HttpApi's own decode-error schema is replaced by `ErrorBody` (the gateway answers
- * validation failures in that shape), and the identical alternatives that several errors of one status produce are
- * listed once.
- */
-const tidy = (node: unknown): unknown => {
-  if (Array.isArray(node)) return node.map(tidy)
-  if (node === null || typeof node !== "object") return node
-  // Effect marks `Schema.Unknown` and friends with `$id: "/schemas/unknown"`; repeated, such ids are invalid.
-  const entries = Object.entries(node).filter(([key, value]) => !(key === "$id" && typeof value === "string" && value.startsWith("/schemas/"))).map(([key, value]): [string, unknown] => {
-    if (key === "$ref" && value === decodeErrorRef) return [key, errorBodyRef]
-    if (key === "anyOf" && Array.isArray(value)) {
-      const unique = [...new Map(value.map((item) => [JSON.stringify(tidy(item)), tidy(item)])).values()]
-      return [key, unique]
-    }
-    return [key, tidy(value)]
-  })
-  const result = Object.fromEntries(entries)
-  const anyOf = result.anyOf
-  if (Array.isArray(anyOf) && anyOf.length === 1 && Object.keys(result).length === 1) return anyOf[0]
-  return result
-}
-
-export const tidyOpenApi = (spec: Record<string, unknown>): Record<string, unknown> => {
-  const tidied = tidy(spec)
-  if (tidied === null || typeof tidied !== "object" || Array.isArray(tidied)) return spec
-  const result: Record<string, unknown> = { ...tidied }
-  const components = result.components
-  if (components !== null && typeof components === "object" && "schemas" in components) {
-    const schemas = components.schemas
-    if (schemas !== null && typeof schemas === "object") {
-      const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => !["HttpApiDecodeError", "Issue", "PropertyKey"].includes(name)))
-      result.components = { ...components, schemas: kept }
-    }
-  }
-  return result
-}
 
 /** The public REST API of Herald: the contract of API.md, from which handlers, validation and OpenAPI derive. */
 export class HeraldApi extends HttpApi.make("herald")
@@ -271,17 +478,14 @@ export class HeraldApi extends HttpApi.make("herald")
   .add(NotificationsApi)
   .add(StreamApi)
   .add(ExportsApi)
-  .addError(ApiError.http(ValidationFailed))
-  .addError(ApiError.http(PayloadTooLarge))
-  .addError(ApiError.http(UnsupportedMediaType))
-  .addError(ApiError.http(RateLimited))
-  .addError(ApiError.http(InternalError))
-  .addError(ApiError.http(DependencyUnavailable))
   .annotate(OpenApi.Title, "Herald API")
-  .annotate(OpenApi.Transform, tidyOpenApi)
+  .annotate(OpenApi.Transform, finishDocument)
   .annotate(OpenApi.Version, "1.0.0")
   .annotate(
     OpenApi.Description,
-    "Tasks, projects and real-time notifications. Errors always have the shape { error: { code, message, details? } }."
+    "Tasks, projects and real-time notifications. Send and expect JSON; protected operations need " +
+      "`Authorization: Bearer <accessToken>` from POST /api/users/login. Errors always have the shape " +
+      "`{ \"error\": { \"code\", \"message\", \"details\"? } }`. Every response carries `X-Request-Id`; rate-limited " +
+      "responses carry `RateLimit` and `RateLimit-Policy`."
   )
 {}

@@ -1,5 +1,5 @@
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
-import { Schema, type SchemaAST } from "effect"
+import { Option, Schema, SchemaAST } from "effect"
 
 /** The machine codes of API.md, one per HTTP status. */
 export const codeForStatus = (status: number): string => {
@@ -20,6 +20,8 @@ export const codeForStatus = (status: number): string => {
       return "payload_too_large"
     case 415:
       return "unsupported_media_type"
+    case 426:
+      return "upgrade_required"
     case 429:
       return "rate_limited"
     case 503:
@@ -32,9 +34,9 @@ export const codeForStatus = (status: number): string => {
 /** The one error body of the public API: `{ error: { code, message, details? } }`. */
 export const ErrorBody = Schema.Struct({
   error: Schema.Struct({
-    code: Schema.String,
-    message: Schema.String,
-    details: Schema.optional(Schema.Unknown)
+    code: Schema.String.annotations({ description: "A machine-readable code, one per status (see API.md)", examples: ["not_found"] }),
+    message: Schema.String.annotations({ description: "What went wrong, for a person", examples: ["task not found"] }),
+    details: Schema.optional(Schema.Unknown.annotations({ title: "Details", description: "More about the error, when there is more to say" }))
   })
 }).annotations({ identifier: "ErrorBody", description: "Every error response of the Herald API" })
 export type ErrorBody = typeof ErrorBody.Type
@@ -45,6 +47,23 @@ export const errorBody = (status: number, message: string, details?: unknown): E
     ? { code: codeForStatus(status), message }
     : { code: codeForStatus(status), message, details }
 })
+
+/** How an error is documented: what it means (its responses' description) and a typical instance. */
+export interface ErrorDoc {
+  readonly description: string
+  readonly message: string
+  readonly details?: unknown
+}
+
+const ErrorDocId = Symbol.for("@herald/domain/ApiError/ErrorDoc")
+
+/** The annotations of a domain error class: its HTTP status and how the OpenAPI document describes it. */
+export const documented = <A>(status: number, doc: ErrorDoc): Schema.Annotations.Schema<A> =>
+  HttpApiSchema.annotations<A>({ status, description: doc.description, [ErrorDocId]: doc })
+
+const isErrorDoc = (value: unknown): value is ErrorDoc =>
+  typeof value === "object" && value !== null && "description" in value && typeof value.description === "string" &&
+  "message" in value && typeof value.message === "string"
 
 interface TaggedErrorSchema<Tag extends string, Fields extends Schema.Struct.Fields> {
   readonly ast: SchemaAST.AST
@@ -62,7 +81,23 @@ export const http = <const Tag extends string, Fields extends Schema.Struct.Fiel
   code: string = codeForStatus(HttpApiSchema.getStatusErrorAST(errorClass.ast))
 ) => {
   const status = HttpApiSchema.getStatusErrorAST(errorClass.ast)
-  return Schema.transform(ErrorBody, Schema.Struct(errorClass.fields), {
+  const fields = Schema.Struct(errorClass.fields)
+  // A class's annotations sit on its declaration, the `to` side of its AST.
+  const annotated = SchemaAST.isTransformation(errorClass.ast) ? errorClass.ast.to : errorClass.ast
+  const doc = SchemaAST.getAnnotation<unknown>(annotated, ErrorDocId).pipe(Option.filter(isErrorDoc))
+  const isInstance = Schema.is(fields)
+  const example = Option.flatMap(doc, ({ details, message }) =>
+    Option.liftPredicate({ _tag: errorClass._tag, message, ...(details === undefined ? {} : { details }) }, isInstance))
+  // The error's own name in the document (a component that is `ErrorBody` with its description and an example).
+  const documentation = Option.match(doc, {
+    onNone: () => ({}),
+    onSome: ({ description }) => ({
+      identifier: errorClass._tag,
+      description,
+      ...Option.match(example, { onNone: () => ({}), onSome: (value) => ({ examples: [value] as const }) })
+    })
+  })
+  return Schema.transform(ErrorBody, fields, {
     strict: false,
     decode: (body) => ({ _tag: errorClass._tag, message: body.error.message, details: body.error.details }),
     encode: (error: { readonly message?: unknown; readonly details?: unknown }) => ({
@@ -70,5 +105,5 @@ export const http = <const Tag extends string, Fields extends Schema.Struct.Fiel
         ? { code, message: String(error.message) }
         : { code, message: String(error.message), details: error.details }
     })
-  }).annotations(HttpApiSchema.annotations({ status }))
+  }).annotations(HttpApiSchema.annotations({ status, ...documentation }))
 }

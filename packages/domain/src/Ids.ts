@@ -35,26 +35,32 @@ export const prefixes = {
   family: "fam"
 } as const
 
-const idSchema = <const Brand extends string>(prefix: string, brand: Brand) =>
+/** The id of an example resource in the OpenAPI document, e.g. `tsk_01J9Z3YQ7KWRC8V2T5X0F8M4PD`. */
+export const exampleId = (prefix: string) => `${prefix}_01J9Z3YQ7KWRC8V2T5X0F8M4PD`
+
+const idSchema = <const Brand extends string>(prefix: string, brand: Brand, noun: string) =>
   Schema.String.pipe(
     Schema.pattern(new RegExp(`^${prefix}_${ulidBody}$`)),
     Schema.brand(brand),
-    Schema.annotations({ description: `A ${prefix}_-prefixed ULID` })
+    Schema.annotations({
+      description: `The ${noun}'s id: \`${prefix}_\` then a ULID (time-sortable)`,
+      examples: [Schema.decodeSync(Schema.String.pipe(Schema.brand(brand)))(exampleId(prefix))]
+    })
   )
 
-export const UserId = idSchema(prefixes.user, "UserId")
+export const UserId = idSchema(prefixes.user, "UserId", "user")
 export type UserId = typeof UserId.Type
-export const ProjectId = idSchema(prefixes.project, "ProjectId")
+export const ProjectId = idSchema(prefixes.project, "ProjectId", "project")
 export type ProjectId = typeof ProjectId.Type
-export const TaskId = idSchema(prefixes.task, "TaskId")
+export const TaskId = idSchema(prefixes.task, "TaskId", "task")
 export type TaskId = typeof TaskId.Type
-export const NotificationId = idSchema(prefixes.notification, "NotificationId")
+export const NotificationId = idSchema(prefixes.notification, "NotificationId", "notification")
 export type NotificationId = typeof NotificationId.Type
-export const ExportId = idSchema(prefixes.export, "ExportId")
+export const ExportId = idSchema(prefixes.export, "ExportId", "export")
 export type ExportId = typeof ExportId.Type
-export const EventId = idSchema(prefixes.event, "EventId")
+export const EventId = idSchema(prefixes.event, "EventId", "event")
 export type EventId = typeof EventId.Type
-export const FamilyId = idSchema(prefixes.family, "FamilyId")
+export const FamilyId = idSchema(prefixes.family, "FamilyId", "login session (token family)")
 export type FamilyId = typeof FamilyId.Type
 
 /** The next random part in base32 order, or `undefined` when it is all `Z`. */
@@ -91,7 +97,14 @@ export const newFamilyId = generator(prefixes.family, FamilyId)
  * A path parameter naming a resource. Any string is accepted so that a malformed id is simply a resource that does
  * not exist (404), as clients of a REST API expect; repositories check the format before touching the database.
  */
-export const PathId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+export const PathId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({
+  title: "Id",
+  description: "The id of a resource (an unknown or malformed one is answered 404)"
+})
+
+/** `PathId` for one kind of resource, described and exemplified for the OpenAPI document. */
+export const pathIdOf = (prefix: string, noun: string) =>
+  PathId.annotations({ title: `${noun} id`, description: `The ${noun}'s id (\`${prefix}_…\`)`, examples: [exampleId(prefix)] })
 
 /** Narrows a path parameter to a typed id, or `None` when it cannot name anything. */
 export const parseId = <A>(schema: Schema.Schema<A, string>) => {

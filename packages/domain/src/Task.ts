@@ -1,32 +1,45 @@
 import { Schema } from "effect"
-import { Cursor, IsoDateTime, Limit, TrimmedText } from "./Common.ts"
-import { PathId, ProjectId, TaskId } from "./Ids.ts"
+import { cursorParam, IsoDateTime, limitParam, TrimmedText } from "./Common.ts"
+import { exampleId, PathId, pathIdOf, ProjectId, TaskId } from "./Ids.ts"
 
-export const TaskStatus = Schema.Literal("todo", "in_progress", "done")
+export const TaskStatus = Schema.Literal("todo", "in_progress", "done").annotations({ description: "Where the task stands" })
 export type TaskStatus = typeof TaskStatus.Type
 export const taskStatuses: ReadonlyArray<TaskStatus> = TaskStatus.literals
 
-export const TaskPriority = Schema.Literal("low", "medium", "high")
+export const TaskPriority = Schema.Literal("low", "medium", "high").annotations({ description: "How urgent the task is" })
 export type TaskPriority = typeof TaskPriority.Type
 
-export const TaskTitle = TrimmedText(1, 200)
-export const TaskDescription = Schema.String.pipe(Schema.maxLength(5000))
+export const TaskTitle = TrimmedText(1, 200, { description: "What is to be done", examples: ["Write the README"] })
+export const TaskDescription = Schema.String.pipe(Schema.maxLength(5000)).annotations({
+  title: "Task description",
+  description: "Free text, at most 5000 characters",
+  examples: ["Cover installation, configuration and the two commands."]
+})
+
+const dueDate = Schema.NullOr(IsoDateTime).annotations({ description: "When the task is due; null when it has no due date" })
 
 export class Task extends Schema.Class<Task>("Task")({
   id: TaskId,
-  projectId: Schema.NullOr(ProjectId),
-  title: Schema.String,
-  description: Schema.String,
+  projectId: Schema.NullOr(ProjectId).annotations({ description: "The project the task belongs to; null for a private task" }),
+  title: Schema.String.annotations({ description: "What is to be done", examples: ["Write the README"] }),
+  description: Schema.String.annotations({ description: "Free text", examples: ["Cover installation, configuration and the two commands."] }),
   priority: TaskPriority,
   status: TaskStatus,
-  dueDate: Schema.NullOr(IsoDateTime),
-  version: Schema.Int,
+  dueDate,
+  version: Schema.Int.annotations({
+    identifier: "TaskVersion",
+    title: "Version",
+    description: "1 on creation, one more at every change; send it as If-Match to change only this version",
+    examples: [1]
+  }),
   createdAt: IsoDateTime,
   updatedAt: IsoDateTime
-}) {}
+}, { description: "A task of the caller's, private or in one of their projects" }) {}
 
 /** A project named by a client: any string, so that an unknown or malformed one is a clean 404. */
-const ProjectRef = Schema.NullOr(PathId)
+const ProjectRef = Schema.NullOr(
+  PathId.annotations({ title: "Project id", description: "A project of the caller's (404 otherwise)", examples: [exampleId("prj")] })
+).annotations({ description: "The project to put the task in; null (the default) for a private task" })
 
 export const CreateTaskRequest = Schema.Struct({
   title: TaskTitle,
@@ -35,6 +48,9 @@ export const CreateTaskRequest = Schema.Struct({
   status: Schema.optionalWith(TaskStatus, { default: () => "todo" as const }),
   dueDate: Schema.optionalWith(Schema.NullOr(IsoDateTime), { default: () => null }),
   projectId: Schema.optionalWith(ProjectRef, { default: () => null })
+}).annotations({
+  description: "A new task: only the title is required",
+  examples: [{ title: "Write the README", description: "", priority: "high", status: "todo", dueDate: null, projectId: null }]
 })
 export type CreateTaskRequest = typeof CreateTaskRequest.Type
 
@@ -50,14 +66,14 @@ export const PatchTaskRequest = Schema.Struct({
   status: Schema.optional(TaskStatus),
   dueDate: Schema.optional(Schema.NullOr(IsoDateTime)),
   projectId: Schema.optional(ProjectRef)
-})
+}).annotations({ description: "The fields to change; those left out keep their value", examples: [{ status: "done" }] })
 export type PatchTaskRequest = typeof PatchTaskRequest.Type
 
 export const TaskListQuery = Schema.Struct({
-  projectId: Schema.optional(PathId),
-  status: Schema.optional(TaskStatus),
-  limit: Schema.optionalWith(Limit, { default: () => 20 }),
-  cursor: Schema.optional(Cursor)
+  projectId: Schema.optional(pathIdOf("prj", "project").annotations({ description: "Only the tasks of this project" })),
+  status: Schema.optional(TaskStatus.annotations({ description: "Only the tasks with this status", examples: ["todo"] })),
+  limit: limitParam(20),
+  cursor: cursorParam("tsk")
 })
 export type TaskListQuery = typeof TaskListQuery.Type
 
@@ -66,7 +82,11 @@ export const IfMatchHeader = Schema.Struct({
   "if-match": Schema.optional(
     Schema.String.pipe(
       Schema.pattern(/^\s*(W\/)?"?\d{1,15}"?\s*$/, { message: () => "If-Match must be a task version, e.g. 3" })
-    )
+    ).annotations({
+      title: "If-Match",
+      description: "The task's `version` as the client last saw it: the change is refused with 409 if it is no longer current",
+      examples: ["1"]
+    })
   )
 })
 

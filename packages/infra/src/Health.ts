@@ -1,4 +1,4 @@
-import type { DependencyCheck, Readiness } from "@herald/domain/Health"
+import type { DependencyCheck, Readiness, ServiceCheck } from "@herald/domain/Health"
 import { Clock, Duration, Effect, Record } from "effect"
 
 const probeTimeout = Duration.seconds(2)
@@ -25,14 +25,16 @@ const describe = (error: unknown): string =>
     : "unavailable"
 
 /** Every probe at once; ready only when all are up. */
-export const readiness = (checks: Record<string, Effect.Effect<DependencyCheck>>): Effect.Effect<Readiness> =>
+export const readiness = <Check extends DependencyCheck>(
+  checks: Record<string, Effect.Effect<Check>>
+): Effect.Effect<{ readonly status: Readiness["status"]; readonly checks: Record<string, Check> }> =>
   Effect.map(Effect.all(checks, { concurrency: "unbounded" }), (results) => ({
     status: Record.every(results, (result) => result.status === "up") ? "ready" as const : "unavailable" as const,
     checks: results
   }))
 
 /** A nested readiness report (another service's) as one check of ours. */
-export const fromReadiness = (report: Readiness, latencyMs: number): DependencyCheck =>
+export const fromReadiness = (report: Readiness, latencyMs: number): ServiceCheck =>
   report.status === "ready"
     ? { status: "up", latencyMs, checks: report.checks }
     : { status: "down", latencyMs, error: "not ready", checks: report.checks }

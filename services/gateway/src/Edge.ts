@@ -107,9 +107,16 @@ export const hardenAndLog = <E, R>(app: Effect.Effect<HttpServerResponse.HttpSer
 
 // --- body guard -------------------------------------------------------------------------------------------------
 
-const isJsonType = (contentType: string) => {
-  const mediaType = contentType.split(";")[0]?.trim().toLowerCase() ?? ""
-  return mediaType === "application/json" || (mediaType.startsWith("application/") && mediaType.endsWith("+json"))
+const mediaTypeOf = (contentType: string) => contentType.split(";")[0]?.trim().toLowerCase() ?? ""
+
+// Only `application/json` itself: HttpApi reads other types (`+json` ones too) from the stream again, once this guard
+// (or the login limiter) has read it, and the request never gets an answer; an empty multipart body is a defect.
+const isJsonType = (contentType: string) => mediaTypeOf(contentType) === "application/json"
+
+/** Without a body, the types HttpApi reads from the text it caches (as it does JSON) are harmless. */
+const readsAsText = (contentType: string) => {
+  const mediaType = mediaTypeOf(contentType)
+  return mediaType === "application/json" || mediaType === "application/x-www-form-urlencoded" || mediaType.startsWith("text/")
 }
 
 /** Herald's requests nest three levels at most; deeper JSON is refused before any decoder walks it recursively. */
@@ -148,16 +155,15 @@ export const bodyGuard = (config: EdgeConfig) =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const length = request.headers["content-length"]
     const hasBody = (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined
-    if (!hasBody || request.method === "GET" || request.method === "HEAD") return yield* app
+    if (request.method === "GET" || request.method === "HEAD") return yield* app
+    const contentType = request.headers["content-type"]
+    const notJson = () =>
+      json(415, "request bodies must be JSON: send Content-Type: application/json", { contentType: contentType ?? null })
+    if (!hasBody) return contentType === undefined || readsAsText(contentType) ? yield* app : notJson()
     const tooLarge = () => json(413, `request body larger than ${config.maxBodyBytes} bytes`, { limit: config.maxBodyBytes })
     if (length !== undefined && Number(length) > config.maxBodyBytes) return tooLarge()
-    const contentType = request.headers["content-type"]
-    // Every route that takes a body takes JSON, so this holds for any path: no spelling of a path can skip it.
-    if (contentType === undefined || !isJsonType(contentType)) {
-      return json(415, "request bodies must be JSON: send Content-Type: application/json", {
-        contentType: contentType ?? null
-      })
-    }
+    // Every path: the gateway takes no other bodies, and a route reached by another spelling reads them the same way.
+    if (contentType === undefined || !isJsonType(contentType)) return notJson()
     const read = yield* request.text.pipe(
       HttpIncomingMessage.withMaxBodySize(Option.some(FileSystem.Size(config.maxBodyBytes))),
       Effect.either

@@ -1,13 +1,13 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { HeraldApi } from "@herald/domain/Api"
-import type { Readiness } from "@herald/domain/Health"
+import type { Readiness, ServiceCheck } from "@herald/domain/Health"
 import { VersionedCache } from "@herald/infra/Cache"
 import { check, fromReadiness, readiness } from "@herald/infra/Health"
 import { Clock, Effect } from "effect"
 import { callNotifications, callTasks, callUsers, NotificationsClient, TasksClient, UsersClient } from "@herald/infra/ServiceClients"
 
 /** A service's own readiness report, as one check of the gateway's. */
-const serviceCheck = <E>(ready: Effect.Effect<Readiness, E>) =>
+const serviceCheck = <E>(ready: Effect.Effect<Readiness, E>): Effect.Effect<ServiceCheck> =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const report = yield* ready.pipe(Effect.timeout("2 seconds"), Effect.either)
