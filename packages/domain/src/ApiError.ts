@@ -20,6 +20,8 @@ export const codeForStatus = (status: number): string => {
       return "payload_too_large"
     case 415:
       return "unsupported_media_type"
+    case 422:
+      return "idempotency_key_mismatch"
     case 426:
       return "upgrade_required"
     case 429:

@@ -154,8 +154,17 @@ export const startFerretDb = async (): Promise<
       "--debug-addr=-",
       "--telemetry=disable",
       "--log-level=error"
-    ], { stdio: ["ignore", "ignore", "inherit"] })
-    await waitForPort(port)
+    ], { stdio: ["ignore", "ignore", "pipe"] })
+    // Its error log names every refused duplicate (Herald's claims make many): kept, and shown only if it dies.
+    let log = ""
+    child.stderr?.on("data", (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-8_000)
+    })
+    const exited = new Promise<never>((_, reject) =>
+      child.once("exit", (code) => reject(new Error(`ferretdb exited with ${code} at start: ${log}`)))
+    )
+    exited.catch(() => undefined)
+    await Promise.race([waitForPort(port), exited])
     return child
   }
   let child = await launch()

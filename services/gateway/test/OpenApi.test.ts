@@ -139,13 +139,18 @@ describe("the OpenAPI document", () => {
         let token = ""
         const problems: Array<string> = []
         const outcomes: Array<string> = []
+        let pass = 0
         const send = (entry: Operation, ids: Record<string, string>) =>
           Effect.gen(function*() {
             const sent = exampleRequest(entry, ids, token)
+            // The documented Idempotency-Key, made unique per operation and pass: a key names one request.
+            const headers = "idempotency-key" in sent.headers
+              ? { ...sent.headers, "idempotency-key": `${String(sent.headers["idempotency-key"])}-${label(entry).replace(/\W+/g, "-")}-${pass}` }
+              : sent.headers
             const reply: Reply = yield* promise(() =>
               request(url, sent.path, {
                 method: entry.method,
-                headers: sent.headers,
+                headers,
                 ...(sent.secured ? { token } : {}),
                 ...(sent.body === undefined ? {} : { body: sent.body })
               })
@@ -189,6 +194,7 @@ describe("the OpenAPI document", () => {
         for (const entry of ordered) yield* send(entry, {})
 
         // Then with the path's ids naming real resources, made from the examples too.
+        pass += 1
         const created = (reply: Reply) => String(recordOf(reply.body).id)
         const ids = {
           prj: created(yield* send(find("POST", "/api/projects"), {})),
