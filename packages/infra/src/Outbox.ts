@@ -1,28 +1,46 @@
+import type { DependencyUnavailable } from "@herald/domain/Errors"
 import { DomainEvent, type DomainEventEncoded } from "@herald/domain/Events"
-import { Clock, Duration, Effect, Metric, Option, Queue, Schema, SubscriptionRef } from "effect"
+import { Clock, Data, Duration, Effect, Metric, Option, Queue, Schema, SubscriptionRef } from "effect"
 import { Broker } from "./Broker.ts"
 import type { KeyedLock } from "./KeyedLock.ts"
 import * as Lease from "./Lease.ts"
 import { forever } from "./Retry.ts"
+import type { DuplicateKey, Filter, Update } from "./Store.ts"
 
 /**
- * The transactional outbox. A write stores the events it causes in the same document (`outbox`, with
- * `outboxPending: true`), in one single-document update, so a write and its events commit together or not at all.
- * The relay publishes pending events to the topic exchange (routing key = event type) on a confirm channel and only
- * after the broker confirmed them clears them with a compare-and-set on the document's version (a document
- * written again meanwhile keeps its events, and they are published again: at-least-once, which consumers absorb by
- * event id). A broker outage only delays events.
+ * The transactional outbox, one design for every source (tasks, projects, exports). A write records the events it
+ * causes in the document it changes (`outbox`, with `outboxPending: true`) in the same single-document
+ * compare-and-set on `version`, so a write and its events commit together or not at all. The relay publishes pending
+ * events to the topic exchange (routing key = event type) on a confirm channel; once the broker confirmed them it
+ * settles the document with a compare-and-set on the version it published: its outbox is cleared (or, deleted and
+ * its last events out, it is removed). A document written again meanwhile keeps its events and they go again
+ * (at-least-once, which consumers absorb by event id). A broker outage only delays events.
  *
- * Settling is batched (one write per batch, at most one a second while events flow) and done by its own fiber, off
- * the delivery path: on FerretDB every write to an existing document scans its collection (README, "FerretDB
- * notes"), so a write per event was the pipeline's ceiling. For the same reason the relay scans for pending documents
- * only when it must (idle poll, a write it was not told about, at most once per `scanEvery` while busy): documents
- * written here are handed to it. A source may keep its outbox elsewhere than in its documents, as tasks do (their
- * outbox is a collection of its own, so settling never updates a task): the relay only sees `OutboxSource`.
+ * Writers hand the written document to the relay, which publishes it without reading anything; settling is batched
+ * and done by its own fiber, off the delivery path; the relay scans for pending documents only when it must (idle
+ * poll, a write it was not told about, at most once per `scanEvery` while busy).
  */
 
 /** The stored form of the events in an outbox: their JSON encoding, still checked against the event schema. */
 export const OutboxEvents = Schema.Array(Schema.encodedSchema(DomainEvent))
+
+/** The fields of a document that records its writes' events: spread them into its schema. */
+export const outboxFields = { version: Schema.Int, outbox: OutboxEvents, outboxPending: Schema.Boolean }
+
+/** A document with an outbox, as the shared operations below see it. */
+export interface OutboxDocument<Id extends string> {
+  readonly _id: Id
+  readonly version: number
+  readonly outbox: ReadonlyArray<DomainEventEncoded>
+  readonly outboxPending: boolean
+}
+
+/** A versioned write found its document at another version than the one its writer read (or gone). */
+export class VersionMoved extends Data.TaggedError("VersionMoved")<{
+  readonly collection: string
+  readonly id: string
+  readonly expected: number
+}> {}
 
 /** A document with pending events, as a relay sees it. */
 export interface PendingDocument {
@@ -32,15 +50,11 @@ export interface PendingDocument {
   readonly events: ReadonlyArray<DomainEventEncoded>
 }
 
-/** A collection whose writes carry events: in its documents' `outbox`, or (tasks) in an outbox collection of its own. */
+/** A collection whose writes carry events in its documents' outbox. */
 export interface OutboxSource {
   readonly name: string
-  /**
-   * Some documents with pending events. `held` tells the documents the relay already holds at that version (handed
-   * over by their writer, or published and not yet settled): the relay skips them anyway, and a source may use it
-   * to spare itself work on them.
-   */
-  readonly pending: (limit: number, held: (id: string, version: number) => boolean) => Effect.Effect<ReadonlyArray<PendingDocument>, unknown>
+  /** Some documents with pending events. */
+  readonly pending: (limit: number) => Effect.Effect<ReadonlyArray<PendingDocument>, unknown>
   /**
    * After publishing: clears the outbox of each document still at its `version` (or removes it, when it was deleted
    * and its last events are out), in as few writes as the store allows.
@@ -48,15 +62,17 @@ export interface OutboxSource {
   readonly settle: (docs: ReadonlyArray<PendingDocument>) => Effect.Effect<void, unknown>
 }
 
-/**
- * The branches of a settle filter (`{ $or: settleBranches(docs, isId) }`): one `{ _id: { $in }, version }` per
- * version among `docs`, so a batch is one compare-and-set write, and most batches (new documents are all at 1) have
- * a single branch. Empty when no id is of the collection's kind.
- */
-export const settleBranches = <Id extends string>(
+/** The documents of one version among those settled at once: a branch of a settle filter's `$or`. */
+export type VersionBranch<Id extends string> = {
+  readonly _id: { readonly $in: ReadonlyArray<Id> }
+  readonly version: number
+}
+
+/** One branch per version among `docs` (new documents are all at 1), so that a batch is one compare-and-set write. */
+const versionBranches = <Id extends string>(
   docs: ReadonlyArray<PendingDocument>,
   isId: (id: string) => id is Id
-): ReadonlyArray<{ readonly _id: { readonly $in: ReadonlyArray<Id> }; readonly version: number }> => {
+): ReadonlyArray<VersionBranch<Id>> => {
   const groups = new Map<number, Array<Id>>()
   for (const doc of docs) {
     if (!isId(doc.id)) continue
@@ -65,6 +81,76 @@ export const settleBranches = <Id extends string>(
     groups.set(doc.version, ids)
   }
   return [...groups].map(([version, ids]) => ({ _id: { $in: ids }, version }))
+}
+
+/** What the shared operations need of a collection (a `Collection` of any outbox document is one). */
+export interface OutboxCollection<Id extends string, Doc extends OutboxDocument<Id>> {
+  readonly name: string
+  readonly find: (
+    filter: Filter<OutboxDocument<Id>>,
+    options: { readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<Doc>, DependencyUnavailable>
+  readonly findOneAndUpdate: (
+    filter: Filter<OutboxDocument<Id>>,
+    update: Update<OutboxDocument<Id>>,
+    options: { readonly returnDocument: "after" }
+  ) => Effect.Effect<Option.Option<Doc>, DuplicateKey | DependencyUnavailable>
+  readonly updateMany: (filter: Filter<OutboxDocument<Id>>, update: Update<OutboxDocument<Id>>) => Effect.Effect<number, DependencyUnavailable>
+}
+
+/**
+ * The outbox operations of a collection: its versioned write, its relay source, and what a writer hands the relay.
+ * `deleted` tells a deleted document; with `remove`, settling removes such documents instead of clearing them.
+ */
+export const documents = <Id extends string, Doc extends OutboxDocument<Id>>(
+  collection: OutboxCollection<Id, Doc>,
+  options: {
+    readonly isId: (id: string) => id is Id
+    readonly deleted?: (doc: Doc) => boolean
+    readonly remove?: (settled: ReadonlyArray<VersionBranch<Id>>) => Effect.Effect<unknown, DependencyUnavailable>
+  }
+) => {
+  const pendingOf = (doc: Doc): PendingDocument => ({
+    id: doc._id,
+    version: doc.version,
+    deleted: options.deleted?.(doc) ?? false,
+    events: doc.outbox
+  })
+  const { remove } = options
+  return {
+    pendingOf,
+    /**
+     * Sets `fields` on the document if it is still at `expectedVersion`, moves it to the next version and records
+     * `events` in its outbox, in one write; the document as written, or `VersionMoved`.
+     */
+    write: (id: Id, expectedVersion: number, fields: Update<Doc>["$set"], events: ReadonlyArray<DomainEventEncoded>) =>
+      collection.findOneAndUpdate(
+        { _id: id, version: expectedVersion },
+        events.length === 0
+          ? { $set: { ...fields, version: expectedVersion + 1 } }
+          : { $set: { ...fields, version: expectedVersion + 1, outboxPending: true }, $push: { outbox: { $each: events } } },
+        { returnDocument: "after" }
+      ).pipe(
+        Effect.catchTag("DuplicateKey", (error) => Effect.die(error)),
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.fail(new VersionMoved({ collection: collection.name, id, expected: expectedVersion })),
+          onSome: Effect.succeed
+        }))
+      ),
+    source: (name: string): OutboxSource => ({
+      name,
+      pending: (limit) => Effect.map(collection.find({ outboxPending: true }, { limit }), (docs) => docs.map(pendingOf)),
+      settle: (docs) =>
+        Effect.gen(function*() {
+          const gone = remove === undefined ? [] : versionBranches(docs.filter((doc) => doc.deleted), options.isId)
+          if (remove !== undefined && gone.length > 0) yield* remove(gone)
+          const kept = versionBranches(remove === undefined ? docs : docs.filter((doc) => !doc.deleted), options.isId)
+          // `outboxPending` changes nothing on MongoDB; FerretDB pushes that equality down (not `$in`), so it reads
+          // only pending documents instead of the whole collection (100 settled of 15,000: 104 ms against 818 ms).
+          if (kept.length > 0) yield* collection.updateMany({ outboxPending: true, $or: kept }, { $set: { outbox: [], outboxPending: false } })
+        })
+    })
+  }
 }
 
 /** Pending documents by source name, then id, holding the newest version seen of each. */
@@ -106,8 +192,8 @@ export interface RelayOptions {
   readonly scanEvery?: Duration.DurationInput
   /**
    * How long published documents may wait to be settled while fewer than a batch are waiting (default 1 s): settles
-   * are bookkeeping, and on FerretDB each one scans the collection, so one larger settle beats several small ones.
-   * A crash in between only means those events are published again.
+   * are bookkeeping, and one write per batch beats one per document. A crash in between only means those events are
+   * published again.
    */
   readonly settleEvery?: Duration.DurationInput
 }
@@ -118,9 +204,8 @@ const published = Metric.counter("herald_outbox_published_total", { description:
 const failureBackoff = forever({ base: "100 millis", cap: "5 seconds" })
 
 /**
- * Runs the relay until the scope closes. Only the copy holding the lease publishes. `nudge` wakes it at once after a
- * local write; `nudgeDocument` also hands it the written document's pending events, which it then publishes without
- * reading anything. The scan still runs when idle and at least every `scanEvery` while busy: it picks up other
+ * Runs the relay until the scope closes. Only the copy holding the lease publishes. `nudgeDocument` hands it a
+ * document just written here, with its pending events, which it then publishes at once without reading anything. The scan still runs when idle and at least every `scanEvery` while busy: it picks up other
  * copies' writes and anything a crash left behind.
  */
 export const run = (options: RelayOptions) =>
@@ -134,8 +219,7 @@ export const run = (options: RelayOptions) =>
     const hints = newestPending()
     let lastScan = 0
     /**
-     * The next round scans: after the idle poll, a write the relay was not told the details of (a plain nudge, or a
-     * hint past the bound), or a full batch.
+     * The next round scans: after the idle poll, a hint past the bound, or a full batch.
      */
     let scanRequested = false
 
@@ -159,20 +243,29 @@ export const run = (options: RelayOptions) =>
     const unsettledLimit = batchSize * 50
     const isUnsettled = (source: OutboxSource, doc: PendingDocument) => unsettled.versionOf(source.name, doc.id) >= doc.version
 
+    /** A document's events, less those confirmed at an earlier version and not yet settled (a write soon after another). */
+    const unpublished = (source: OutboxSource, doc: PendingDocument) => {
+      const sent = unsettled.of(source.name).get(doc.id)
+      if (sent === undefined) return doc.events
+      const ids = new Set(sent.events.map((event) => event.id))
+      return doc.events.filter((event) => !ids.has(event.id))
+    }
+
     // Publishes are issued in order on one confirm channel, so the events of each document leave in order; the
     // confirms are awaited together. Then the batch is handed to the settler.
     const relay = (source: OutboxSource, docs: ReadonlyArray<PendingDocument>) =>
-      docs.length === 0
-        ? Effect.succeed(0)
-        : Effect.forEach(docs, (doc) => Effect.forEach(doc.events, publish, { concurrency: "unbounded", discard: true }), {
+      docs.length === 0 ? Effect.succeed(0) : Effect.suspend(() => {
+        const outgoing = docs.map((doc) => unpublished(source, doc))
+        return Effect.forEach(outgoing, (events) => Effect.forEach(events, publish, { concurrency: "unbounded", discard: true }), {
           concurrency: "unbounded",
           discard: true
         }).pipe(
-          Effect.zipRight(Metric.incrementBy(published, docs.reduce((total, doc) => total + doc.events.length, 0))),
+          Effect.zipRight(Metric.incrementBy(published, outgoing.reduce((total, events) => total + events.length, 0))),
           Effect.zipRight(Effect.sync(() => docs.forEach((doc) => unsettled.put(source.name, doc)))),
           Effect.zipRight(Queue.offer(settleWake, undefined)),
           Effect.as(docs.length)
         )
+      })
 
     /** Settles up to `settleBatch` documents of each source, waiting for writes in progress on them. */
     const settleBatch = batchSize
@@ -208,7 +301,7 @@ export const run = (options: RelayOptions) =>
         const held = (id: string, version: number) =>
           unsettled.versionOf(source.name, id) >= version || hints.versionOf(source.name, id) >= version
         return Effect.flatMap(
-          source.pending(batchSize + unsettled.of(source.name).size + hints.of(source.name).size, held),
+          source.pending(batchSize + unsettled.of(source.name).size + hints.of(source.name).size),
           (docs) => relay(source, docs.filter((doc) => !held(doc.id, doc.version)).slice(0, batchSize))
         )
       }),
@@ -240,8 +333,7 @@ export const run = (options: RelayOptions) =>
       if (!scanRequested && now - lastScan < scanEveryMs) return yield* relayHinted
       lastScan = now
       scanRequested = false
-      // What was handed over first (a scan may not see it yet: the tasks' outbox leaves fresh entries to it), then
-      // the scan, which skips whatever the relay holds.
+      // What was handed over first, then the scan, which skips whatever the relay holds.
       const handed = yield* relayHinted
       const found = yield* scan
       // A full batch: more are waiting (a backlog after a restart, say); the next round scans again at once.
@@ -277,11 +369,6 @@ export const run = (options: RelayOptions) =>
     )
     const wakeUp = Queue.offer(wake, undefined).pipe(Effect.asVoid)
     return {
-      /** After a local write whose events the relay should look for: the next round scans. */
-      nudge: Effect.suspend(() => {
-        scanRequested = true
-        return wakeUp
-      }),
       /** After a local write of `doc` in `source`: what its outbox now holds, at the version written. */
       nudgeDocument: (source: string, doc: PendingDocument) =>
         Effect.suspend(() => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { DomainEventEncoded } from "@herald/domain/Events"
-import { Duration, Effect, Layer, TestClock } from "effect"
+import { Duration, Effect, Layer, Ref, TestClock } from "effect"
 import { Broker } from "../src/Broker.ts"
 import * as KeyedLock from "../src/KeyedLock.ts"
 import * as MemoryBroker from "../src/MemoryBroker.ts"
@@ -42,6 +42,11 @@ const makeSource = () => {
     source,
     add: (n: number) => {
       const doc = { id: `project-${n}`, version: 1, deleted: false, events: [event(n)] }
+      documents.set(doc.id, doc)
+      return doc
+    },
+    /** Another write of a document: `doc` as now stored. */
+    put: (doc: Outbox.PendingDocument) => {
       documents.set(doc.id, doc)
       return doc
     },
@@ -109,4 +114,33 @@ describe("outbox relay polling", () => {
       yield* advance(1_500)
       expect(Array.from({ length: 180 }, (_, n) => written.isPending(n)).filter(Boolean)).toEqual([])
     }).pipe(Effect.provide(Layer.merge(MemoryBroker.layerMemory, MemoryStore.layerMemory))))
+
+  it.scoped("an event already confirmed and not yet settled is not published again when the document's next write hands over both", () =>
+    Effect.gen(function*() {
+      const sent = yield* Ref.make<ReadonlyArray<string>>([])
+      const counting = Layer.effect(
+        Broker,
+        Effect.map(Broker, (broker) => ({
+          ...broker,
+          publish: (message: Parameters<typeof broker.publish>[0]) =>
+            Effect.zipRight(Ref.update(sent, (ids) => [...ids, message.messageId ?? ""]), broker.publish(message))
+        }))
+      ).pipe(Layer.provide(MemoryBroker.layerMemory))
+      yield* Effect.gen(function*() {
+        const broker = yield* Broker
+        yield* broker.declare({ exchanges: [{ name: exchange, type: "topic" }], queues: [] })
+        const written = makeSource()
+        const relay = yield* Outbox.run({ name: "again-test", exchange, sources: [written.source], lock: yield* KeyedLock.make })
+        yield* advance(500)
+        const first = written.add(1)
+        yield* relay.nudgeDocument("projects", first)
+        yield* advance(100)
+        // Written again before the first write was settled (settling waits up to a second): its outbox holds both.
+        const second = written.put({ ...first, version: 2, events: [...first.events, { ...event(2), aggregateId: first.id, aggregateVersion: 2 }] })
+        yield* relay.nudgeDocument("projects", second)
+        yield* advance(1_500)
+        expect(yield* Ref.get(sent)).toEqual(second.events.map((e) => e.id))
+        expect(written.isPending(1)).toBe(false)
+      }).pipe(Effect.provide(counting))
+    }).pipe(Effect.provide(MemoryStore.layerMemory)))
 })

@@ -1,8 +1,8 @@
 import { ExportNotFound } from "@herald/domain/Errors"
 import { Export, ExportFormat, ExportStatus } from "@herald/domain/Export"
 import { ExportId, ProjectId, UserId } from "@herald/domain/Ids"
-import type { OutboxSource } from "@herald/infra/Outbox"
-import { OutboxEvents, settleBranches } from "@herald/infra/Outbox"
+import type { DomainEventEncoded } from "@herald/domain/Events"
+import * as Outbox from "@herald/infra/Outbox"
 import { DocumentStore } from "@herald/infra/Store"
 import { Config, Duration, Effect, Option, Schema } from "effect"
 
@@ -28,13 +28,11 @@ export const ExportDoc = Schema.Struct({
   taskCount: Schema.NullOr(Schema.Int),
   size: Schema.NullOr(Schema.Int),
   error: Schema.NullOr(Schema.String),
-  version: Schema.Int,
   createdAt: Schema.DateFromSelf,
   startedAt: Schema.NullOr(Schema.DateFromSelf),
   completedAt: Schema.NullOr(Schema.DateFromSelf),
   expiresAt: Schema.DateFromSelf,
-  outbox: OutboxEvents,
-  outboxPending: Schema.Boolean
+  ...Outbox.outboxFields
 })
 export type ExportDoc = typeof ExportDoc.Type
 
@@ -83,22 +81,28 @@ export class ExportRepo extends Effect.Service<ExportRepo>()("Herald/ExportRepo"
     })
     const notFound = () => new ExportNotFound({ message: "export not found" })
 
-    const outbox: OutboxSource = {
-      name: "exports",
-      pending: (limit) =>
-        Effect.map(exports.find({ outboxPending: true }, { limit }), (docs) =>
-          docs.map((doc) => ({ id: doc._id, version: doc.version, deleted: false, events: doc.outbox }))),
-      settle: (docs) => {
-        const branches = settleBranches(docs, isExportId)
-        return branches.length === 0 ? Effect.void : exports.updateMany({ $or: branches }, { $set: { outbox: [], outboxPending: false } })
-      }
-    }
+    const documents = Outbox.documents(exports, { isId: isExportId })
 
     return {
       ttl: config.ttl,
-      exports,
-      chunks,
-      outbox,
+      outbox: documents.source("exports"),
+      /** What a writer hands the relay: the export's pending events as written. */
+      pendingOf: documents.pendingOf,
+      /** Stores a new export with its job, the `export.requested` event. */
+      create: (export_: Omit<ExportDoc, "outbox" | "outboxPending">, job: DomainEventEncoded) =>
+        Effect.gen(function*() {
+          const doc: ExportDoc = { ...export_, outbox: [job], outboxPending: true }
+          yield* exports.insertOne(doc).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
+          return doc
+        }),
+      /** Changes an export still at `expectedVersion` and records `events` with the change, in one write (`VersionMoved` otherwise). */
+      write: documents.write,
+      /** A piece of a file being built. */
+      insertChunk: (chunk: ChunkDoc) => chunks.insertOne(chunk).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error))),
+      /** The pieces an attempt built (a file that will not be one). */
+      dropAttempt: (exportId: ExportId, attempt: string) => Effect.asVoid(chunks.deleteMany({ exportId, attempt })),
+      /** The pieces of every attempt but `attempt` (whose file won). */
+      dropOtherAttempts: (exportId: ExportId, attempt: string) => Effect.asVoid(chunks.deleteMany({ exportId, attempt: { $ne: attempt } })),
       find: (id: ExportId) => exports.findOne({ _id: id }),
       /** The caller's export, or 404 (another user's export included). */
       owned: (userId: UserId, id: string) =>

@@ -36,16 +36,14 @@ export class Exports extends Effect.Service<Exports>()("Herald/Exports", {
           const current = yield* repo.find(id)
           if (Option.isNone(current) || !guard(current.value)) return false
           const { event, set } = yield* change(current.value)
-          const result = yield* repo.exports.updateOne(
-            { _id: id, version: current.value.version },
-            {
-              $set: { ...set, version: current.value.version + 1, ...(event !== undefined ? { outboxPending: true } : {}) },
-              ...(event !== undefined ? { $push: { outbox: { $each: [event] } } } : {})
-            }
-          ).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
-          return result.matched === 1
-        })
-      ).pipe(Effect.tap((changed) => (changed ? relay.nudge : Effect.void)))
+          const written = yield* repo.write(id, current.value.version, set, event === undefined ? [] : [event])
+          if (event !== undefined) yield* relay.nudgeDocument("exports", repo.pendingOf(written))
+          return true
+        }).pipe(
+          // Another copy changed it first: this change is not made (the caller reads the outcome).
+          Effect.catchTag("VersionMoved", () => Effect.succeed(false))
+        )
+      )
 
     const fail = (doc: ExportDoc, reason: string) =>
       transition(doc._id, (current) => current.status === "pending" || current.status === "running", (current) =>
@@ -70,7 +68,7 @@ export class Exports extends Effect.Service<Exports>()("Herald/Exports", {
           size += Buffer.byteLength(data)
           const piece = { _id: chunkId(doc._id, attempt, seq), exportId: doc._id, attempt, seq, data, expiresAt: doc.expiresAt }
           seq += 1
-          return repo.chunks.insertOne(piece).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
+          return repo.insertChunk(piece)
         })
         let after: string | null = null
         do {
@@ -103,7 +101,7 @@ export class Exports extends Effect.Service<Exports>()("Herald/Exports", {
           // The project went away meanwhile: nothing to retry; the export fails and says why.
           Effect.catchTag("ProjectNotFound", () => Effect.as(fail(doc, "the project no longer exists"), Option.none()))
         )
-        if (Option.isNone(built)) return yield* repo.chunks.deleteMany({ exportId, attempt })
+        if (Option.isNone(built)) return yield* repo.dropAttempt(exportId, attempt)
         const completed = yield* transition(exportId, (current) => current.status === "running" && current.attempt === attempt, (current) =>
           Effect.gen(function*() {
             const envelope = yield* envelopeOf(current._id, current.version + 1, current.userId)
@@ -129,8 +127,8 @@ export class Exports extends Effect.Service<Exports>()("Herald/Exports", {
           }))
         // Only one attempt's file survives: the winner removes the others', a loser its own.
         yield* completed
-          ? repo.chunks.deleteMany({ exportId, attempt: { $ne: attempt } })
-          : repo.chunks.deleteMany({ exportId, attempt })
+          ? repo.dropOtherAttempts(exportId, attempt)
+          : repo.dropAttempt(exportId, attempt)
         if (completed) yield* Effect.logInfo(`export ${exportId} completed: ${built.value.count} tasks`)
       })
 
@@ -144,7 +142,7 @@ export class Exports extends Effect.Service<Exports>()("Herald/Exports", {
             type: "export.requested",
             data: { exportId: id, format, projectId }
           }
-          const doc: ExportDoc = {
+          const doc = yield* repo.create({
             _id: id,
             userId,
             projectId,
@@ -159,12 +157,9 @@ export class Exports extends Effect.Service<Exports>()("Herald/Exports", {
             createdAt,
             startedAt: null,
             completedAt: null,
-            expiresAt: new Date(createdAt.getTime() + Duration.toMillis(repo.ttl)),
-            outbox: [encodeEvent(job)],
-            outboxPending: true
-          }
-          yield* repo.exports.insertOne(doc).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
-          yield* relay.nudge
+            expiresAt: new Date(createdAt.getTime() + Duration.toMillis(repo.ttl))
+          }, encodeEvent(job))
+          yield* relay.nudgeDocument("exports", repo.pendingOf(doc))
           return toExport(doc)
         }),
       get: (userId: UserId, id: string) => Effect.map(repo.owned(userId, id), toExport),

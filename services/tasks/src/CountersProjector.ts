@@ -33,7 +33,7 @@ type Contribution = { readonly projectId: ProjectId | null; readonly status: Tas
 export class CountersProjector extends Effect.Service<CountersProjector>()("Herald/CountersProjector", {
   scoped: Effect.gen(function*() {
     const store = yield* DocumentStore
-    const { counters } = yield* ProjectRepo
+    const projects = yield* ProjectRepo
     const { withLocks } = yield* WriteLock
     const states = yield* store.collection({ name: "task_counter_states", schema: CounterState, indexes: [] })
 
@@ -66,16 +66,13 @@ export class CountersProjector extends Effect.Service<CountersProjector>()("Hera
         add(previous, -1)
         add(next, +1)
         const changed = [...deltas].filter(([, perStatus]) => [...perStatus.values()].some((n) => n !== 0))
-        const marker = `pending.${task.id}` as const
 
         yield* withLocks(changed.map(([projectId]) => projectId))(
           Effect.forEach(changed, ([projectId, perStatus]) =>
             Effect.gen(function*() {
-              const current = yield* counters.findOne({ _id: projectId })
+              const current = yield* projects.counters(projectId)
               if (Option.isSome(current) && current.value.pending[task.id] === version) return
-              const increments: Record<`counts.${string}`, number> = {}
-              for (const [status, by] of perStatus) if (by !== 0) increments[`counts.${status}`] = by
-              yield* counters.updateOne({ _id: projectId }, { $inc: increments, $set: { [marker]: version } }, { upsert: true })
+              yield* projects.addCounts(projectId, Object.fromEntries(perStatus), task.id, version)
             }), { discard: true })
         )
         const recorded = { projectId: next.projectId, status: next.status, version }
@@ -86,9 +83,7 @@ export class CountersProjector extends Effect.Service<CountersProjector>()("Hera
           ? states.insertOne({ _id: task.id, ...recorded }).pipe(Effect.catchTag("DuplicateKey", () => overwrite))
           : overwrite
         yield* withLocks(changed.map(([projectId]) => projectId))(
-          Effect.forEach(changed, ([projectId]) => counters.updateOne({ _id: projectId }, { $unset: { [marker]: true } }), {
-            discard: true
-          })
+          Effect.forEach(changed, ([projectId]) => projects.clearCountMark(projectId, task.id), { discard: true })
         )
         return "counted" as const
       }).pipe(

@@ -16,7 +16,7 @@ export class TasksTopology extends Effect.Service<TasksTopology>()("Herald/Tasks
   })
 }) {}
 
-/** The outbox relay of tasks and projects; `nudge` after a write sends its events without waiting for the poll. */
+/** The outbox relay of tasks and projects; `nudgeDocument` after a write sends its events without waiting for the poll. */
 export class TasksRelay extends Effect.Service<TasksRelay>()("Herald/TasksRelay", {
   scoped: Effect.gen(function*() {
     const { exchange } = yield* TasksTopology

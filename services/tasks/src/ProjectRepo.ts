@@ -1,9 +1,9 @@
 import { decodeCursor, encodeCursor } from "@herald/domain/Common"
 import { ProjectNotFound, ValidationFailed } from "@herald/domain/Errors"
-import { ProjectId, UserId } from "@herald/domain/Ids"
+import { ProjectId, type TaskId, UserId } from "@herald/domain/Ids"
 import { Project, type TaskCounts, zeroCounts } from "@herald/domain/Project"
-import type { OutboxSource } from "@herald/infra/Outbox"
-import { OutboxEvents, settleBranches } from "@herald/infra/Outbox"
+import type { TaskStatus } from "@herald/domain/Task"
+import * as Outbox from "@herald/infra/Outbox"
 import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Option, Schema } from "effect"
 
@@ -12,12 +12,10 @@ export const ProjectDoc = Schema.Struct({
   ownerId: UserId,
   name: Schema.String,
   description: Schema.String,
-  version: Schema.Int,
   deleted: Schema.Boolean,
   createdAt: Schema.DateFromSelf,
   updatedAt: Schema.DateFromSelf,
-  outbox: OutboxEvents,
-  outboxPending: Schema.Boolean
+  ...Outbox.outboxFields
 })
 export type ProjectDoc = typeof ProjectDoc.Type
 
@@ -74,23 +72,41 @@ export class ProjectRepo extends Effect.Service<ProjectRepo>()("Herald/ProjectRe
 
     const withCounts = (doc: ProjectDoc) => Effect.map(countsOf(doc._id), (counts) => toProject(doc, counts))
 
-    const outbox: OutboxSource = {
-      name: "projects",
-      pending: (limit) =>
-        Effect.map(projects.find({ outboxPending: true }, { limit }), (docs) =>
-          docs.map((doc) => ({ id: doc._id, version: doc.version, deleted: doc.deleted, events: doc.outbox }))),
-      settle: (docs) => {
-        const branches = settleBranches(docs, isProjectId)
-        return branches.length === 0 ? Effect.void : projects.updateMany({ $or: branches }, { $set: { outbox: [], outboxPending: false } })
-      }
-    }
+    // A deleted project stays (soft-deleted): settling only clears its outbox.
+    const documents = Outbox.documents(projects, { isId: isProjectId, deleted: (doc) => doc.deleted })
 
     return {
-      projects,
-      counters,
       owned,
       withCounts,
-      outbox,
+      outbox: documents.source("projects"),
+      /** What a writer hands the relay: the project's pending events as written. */
+      pendingOf: documents.pendingOf,
+      /** Stores a new project (no event: nobody else can know of it yet). */
+      create: (project: Omit<ProjectDoc, "outbox" | "outboxPending">) =>
+        Effect.gen(function*() {
+          const doc: ProjectDoc = { ...project, outbox: [], outboxPending: false }
+          yield* projects.insertOne(doc).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
+          return doc
+        }),
+      /** Changes a project still at `expectedVersion` and records `events` with the change, in one write (`VersionMoved` otherwise). */
+      write: documents.write,
+      /** A project's counters document, if it has one. */
+      counters: (projectId: ProjectId) => counters.findOne({ _id: projectId }),
+      /**
+       * Adds `increments` to a project's counters and marks the task's event at `version` as applied there, in one
+       * write (the counters projector is its only writer).
+       */
+      addCounts: (projectId: ProjectId, increments: Partial<Record<TaskStatus, number>>, taskId: TaskId, version: number) => {
+        const inc: Record<`counts.${string}`, number> = {}
+        for (const [status, by] of Object.entries(increments)) if (by !== 0) inc[`counts.${status}`] = by
+        const mark = `pending.${taskId}` as const
+        return counters.updateOne({ _id: projectId }, { $inc: inc, $set: { [mark]: version } }, { upsert: true })
+      },
+      /** Once the task's event is recorded as counted: its mark goes. */
+      clearCountMark: (projectId: ProjectId, taskId: TaskId) => {
+        const mark = `pending.${taskId}` as const
+        return Effect.asVoid(counters.updateOne({ _id: projectId }, { $unset: { [mark]: true } }))
+      },
       list: (userId: UserId, limit: number, cursor: string | undefined) =>
         Effect.gen(function*() {
           const after = cursor === undefined ? undefined : decodeCursor(cursor)

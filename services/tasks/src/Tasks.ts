@@ -4,10 +4,11 @@ import { newProjectId, newTaskId, type ProjectId, type UserId } from "@herald/do
 import type { CreateProjectRequest, UpdateProjectRequest } from "@herald/domain/Project"
 import { zeroCounts } from "@herald/domain/Project"
 import type { CreateTaskRequest, PatchTaskRequest } from "@herald/domain/Task"
-import { Clock, Effect, Option } from "effect"
+import { VersionMoved } from "@herald/infra/Outbox"
+import { Clock, Effect, Option, Schedule } from "effect"
 import { TasksRelay } from "./Messaging.ts"
 import { ProjectRepo, toProject } from "./ProjectRepo.ts"
-import { legacyCleared, type TaskDoc, TaskRepo, toTask } from "./TaskRepo.ts"
+import { type TaskDoc, TaskRepo, toTask } from "./TaskRepo.ts"
 import { WriteLock } from "./WriteLock.ts"
 
 /** The task fields a client sets, as stored. */
@@ -18,14 +19,16 @@ const fieldNames: ReadonlyArray<keyof TaskFields> = ["title", "description", "pr
 const sameValue = (a: unknown, b: unknown) =>
   a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b
 
-/** A compare-and-set lost to another copy of the service writing the same document: read again and retry. */
-const casAttempts = 5
+/** A compare-and-set lost to another copy of the service writing the same document: read again, a few times. */
+const casRetry = Schedule.exponential("5 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(4)))
+
+const isVersionMoved = (error: unknown): error is VersionMoved => error instanceof VersionMoved
 
 /**
- * Projects and tasks. A project's write carries its event in the same document update (the outbox); a task's write
- * first records its event in the tasks' outbox collection, then writes the task naming that entry (`TaskOutboxEntry`).
- * Writes of one document go through the write lock, one at a time; a compare-and-set on `version` guards against
- * other copies and serves `If-Match`.
+ * Projects and tasks. A write records its events in the document it changes, in the same compare-and-set on the
+ * document's version (the outbox, `@herald/infra/Outbox`), and hands the written document to the relay. Writes of
+ * one document go through the write lock, one at a time; the compare-and-set guards against other copies and serves
+ * `If-Match`.
  */
 export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
   effect: Effect.gen(function*() {
@@ -52,63 +55,47 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
     ) =>
       withLock(taskId)(
         Effect.gen(function*() {
-          for (let attempt = 1; attempt <= casAttempts; attempt++) {
-            const current = yield* Effect.flatMap(
-              taskRepo.findOwned(userId, taskId),
-              Option.match({ onNone: () => Effect.fail(taskNotFound()), onSome: Effect.succeed })
+          const current = yield* Effect.flatMap(
+            taskRepo.findOwned(userId, taskId),
+            Option.match({ onNone: () => Effect.fail(taskNotFound()), onSome: Effect.succeed })
+          )
+          if (ifMatch !== undefined && ifMatch !== current.version) {
+            return yield* Effect.fail(
+              new VersionConflict({
+                message: `task is at version ${current.version}, not ${ifMatch}`,
+                details: { expected: ifMatch, current: current.version }
+              })
             )
-            if (ifMatch !== undefined && ifMatch !== current.version) {
-              return yield* Effect.fail(
-                new VersionConflict({
-                  message: `task is at version ${current.version}, not ${ifMatch}`,
-                  details: { expected: ifMatch, current: current.version }
-                })
-              )
-            }
-            const outcome = yield* change(current)
-            const version = current.version + 1
-            const updatedAt = yield* now
-            const envelope = yield* envelopeOf(current._id, version, userId)
-            const deleted = outcome === "delete"
-            const next: TaskDoc = deleted ? { ...current, version, updatedAt } : { ...current, ...outcome, version, updatedAt }
-            const task = toTask(next)
-            const event = deleted
-              ? encodeEvent({ ...envelope, type: "task.deleted", data: { task } })
-              : encodeEvent({
-                ...envelope,
-                type: "task.updated",
-                data: {
-                  task,
-                  previousStatus: current.status,
-                  previousProjectId: current.projectId,
-                  changes: fieldNames.filter((name) => !sameValue(current[name], next[name]))
-                }
-              } satisfies TaskUpdated)
-            // The outbox entry first, then the task naming it (see `TaskOutboxEntry`).
-            const waiting = yield* taskRepo.waiting(current)
-            const entry = { _id: envelope.id, taskId: current._id, version, deleted, events: [...waiting.events, event], createdAt: updatedAt }
-            yield* taskRepo.recordEntry(entry)
-            const pendingWrites = [...waiting.ids, entry._id]
-            // Events an earlier build left in the document are in the entry now.
-            const legacy = legacyCleared(current)
-            const result = yield* taskRepo.tasks.updateOne(
-              { _id: current._id, version: current.version, deleted: false },
-              { $set: deleted ? { deleted: true, version, updatedAt, pendingWrites, ...legacy } : { ...outcome, version, updatedAt, pendingWrites, ...legacy } }
-            )
-            if (result.matched === 1) {
-              yield* taskRepo.confirmEntry(entry, updatedAt.getTime())
-              yield* relay.nudgeDocument("tasks", { id: current._id, version, deleted, events: entry.events })
-              return task
-            }
-            yield* taskRepo.forgetEntry(entry._id)
-            if (ifMatch !== undefined) {
-              return yield* Effect.fail(
-                new VersionConflict({ message: "task changed meanwhile", details: { expected: ifMatch, current: ifMatch + 1 } })
-              )
-            }
           }
-          return yield* Effect.dieMessage(`task ${taskId}: ${casAttempts} compare-and-set attempts lost in a row`)
-        }).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
+          const outcome = yield* change(current)
+          const version = current.version + 1
+          const updatedAt = yield* now
+          const envelope = yield* envelopeOf(current._id, version, userId)
+          const deleted = outcome === "delete"
+          const fields = deleted ? { deleted: true, updatedAt } : { ...outcome, updatedAt }
+          const task = toTask({ ...current, ...fields, version })
+          const event = deleted
+            ? encodeEvent({ ...envelope, type: "task.deleted", data: { task } })
+            : encodeEvent({
+              ...envelope,
+              type: "task.updated",
+              data: {
+                task,
+                previousStatus: current.status,
+                previousProjectId: current.projectId,
+                changes: fieldNames.filter((name) => !sameValue(current[name], task[name]))
+              }
+            } satisfies TaskUpdated)
+          const written = yield* taskRepo.write(current._id, current.version, fields, [event])
+          yield* relay.nudgeDocument("tasks", taskRepo.pendingOf(written))
+          return task
+        }).pipe(
+          Effect.retry({ schedule: casRetry, while: (error) => ifMatch === undefined && isVersionMoved(error) }),
+          Effect.catchIf(isVersionMoved, (moved) =>
+            ifMatch === undefined
+              ? Effect.die(moved)
+              : Effect.fail(new VersionConflict({ message: "task changed meanwhile", details: { expected: ifMatch, current: ifMatch + 1 } })))
+        )
       )
 
     const deleteTask = (userId: UserId, taskId: string, ifMatch?: number) =>
@@ -127,7 +114,7 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
       createProject: (userId: UserId, request: CreateProjectRequest) =>
         Effect.gen(function*() {
           const createdAt = yield* now
-          const doc = {
+          const doc = yield* projectRepo.create({
             _id: yield* newProjectId,
             ownerId: userId,
             name: request.name,
@@ -135,11 +122,8 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
             version: 1,
             deleted: false,
             createdAt,
-            updatedAt: createdAt,
-            outbox: [],
-            outboxPending: false
-          }
-          yield* projectRepo.projects.insertOne(doc).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
+            updatedAt: createdAt
+          })
           return toProject(doc, zeroCounts)
         }),
 
@@ -150,21 +134,14 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
       updateProject: (userId: UserId, projectId: string, patch: UpdateProjectRequest) =>
         withLock(projectId)(
           Effect.gen(function*() {
-            for (let attempt = 1; attempt <= casAttempts; attempt++) {
-              const current = yield* projectRepo.owned(userId, projectId)
-              const updatedAt = yield* now
-              const changes = {
-                ...(patch.name !== undefined ? { name: patch.name } : {}),
-                ...(patch.description !== undefined ? { description: patch.description } : {})
-              }
-              const result = yield* projectRepo.projects.updateOne(
-                { _id: current._id, version: current.version, deleted: false },
-                { $set: { ...changes, version: current.version + 1, updatedAt } }
-              ).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
-              if (result.matched === 1) return yield* projectRepo.withCounts({ ...current, ...changes, version: current.version + 1, updatedAt })
-            }
-            return yield* Effect.dieMessage(`project ${projectId}: compare-and-set attempts exhausted`)
-          })
+            const current = yield* projectRepo.owned(userId, projectId)
+            const written = yield* projectRepo.write(current._id, current.version, {
+              ...(patch.name !== undefined ? { name: patch.name } : {}),
+              ...(patch.description !== undefined ? { description: patch.description } : {}),
+              updatedAt: yield* now
+            }, [])
+            return yield* projectRepo.withCounts(written)
+          }).pipe(Effect.retry({ schedule: casRetry, while: isVersionMoved }), Effect.catchIf(isVersionMoved, Effect.die))
         ),
 
       deleteProject: (userId: UserId, projectId: string) =>
@@ -175,16 +152,13 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
               const version = current.version + 1
               const envelope = yield* envelopeOf(current._id, version, userId)
               const event = encodeEvent({ ...envelope, type: "project.deleted", data: { projectId: current._id, name: current.name } })
-              const result = yield* projectRepo.projects.updateOne(
-                { _id: current._id, version: current.version, deleted: false },
-                { $set: { deleted: true, version, updatedAt: yield* now, outboxPending: true }, $push: { outbox: { $each: [event] } } }
-              ).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
-              return result.matched === 1 ? Option.some(current._id) : Option.none()
-            })
+              const written = yield* projectRepo.write(current._id, current.version, { deleted: true, updatedAt: yield* now }, [event])
+              yield* relay.nudgeDocument("projects", projectRepo.pendingOf(written))
+              return written._id
+            }).pipe(Effect.retry({ schedule: casRetry, while: isVersionMoved }), Effect.catchIf(isVersionMoved, Effect.die))
           )
           // Its tasks go now; the `project.deleted` event runs the same cascade again should this copy die midway.
-          if (Option.isSome(deleted)) yield* cascade(userId, deleted.value)
-          yield* relay.nudge
+          yield* cascade(userId, deleted)
         }),
 
       cascade,
@@ -194,7 +168,7 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
           const projectId = yield* projectFor(userId, request.projectId)
           const createdAt = yield* now
           const id = yield* newTaskId
-          const fields = {
+          const doc = {
             _id: id,
             ownerId: userId,
             projectId,
@@ -208,17 +182,12 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
             updatedAt: createdAt,
             deleted: false
           }
-          const task = toTask({ ...fields, pendingWrites: [] })
+          const task = toTask(doc)
           const envelope = yield* envelopeOf(id, 1, userId)
-          const event = encodeEvent({ ...envelope, type: "task.created", data: { task } })
-          // The outbox entry first, then the task naming it (see `TaskOutboxEntry`).
-          const entry = { _id: envelope.id, taskId: id, version: 1, deleted: false, events: [event], createdAt }
-          yield* taskRepo.recordEntry(entry)
-          yield* taskRepo.tasks.insertOne({ ...fields, pendingWrites: [entry._id] })
-          yield* taskRepo.confirmEntry(entry, createdAt.getTime())
-          yield* relay.nudgeDocument("tasks", { id, version: 1, deleted: false, events: [event] })
+          const written = yield* taskRepo.create(doc, encodeEvent({ ...envelope, type: "task.created", data: { task } }))
+          yield* relay.nudgeDocument("tasks", taskRepo.pendingOf(written))
           return task
-        }).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error))),
+        }),
 
       listTasks: taskRepo.list,
 

@@ -110,7 +110,7 @@ const countersAgreeWithRecount = ({ duplicates, ops, seed }: {
 }) =>
   Effect.gen(function*() {
     const projector = yield* CountersProjector
-    const { counters } = yield* ProjectRepo
+    const projects = yield* ProjectRepo
     const taskIds = Array.from({ length: 5 }, () => fresh(TaskId, "tsk"))
     const projectIds = Array.from({ length: 3 }, () => fresh(ProjectId, "prj"))
     const { events, expected } = toEvents(ops, taskIds, projectIds)
@@ -124,7 +124,7 @@ const countersAgreeWithRecount = ({ duplicates, ops, seed }: {
       .map(({ event }) => event)
     for (const event of delivered) yield* projector.apply(event)
     const actual = yield* Effect.forEach(projectIds, (id) =>
-      Effect.map(counters.findOne({ _id: id }), Option.match({ onNone: () => zeroCounts, onSome: (doc) => doc.counts })))
+      Effect.map(projects.counters(id), Option.match({ onNone: () => zeroCounts, onSome: (doc) => doc.counts })))
     expect(actual).toEqual(expected)
   })
 
@@ -140,20 +140,16 @@ describe("counters projector", () => {
     it.effect("an event applied to the counters but not yet recorded as counted is not counted twice when redelivered", () =>
       Effect.gen(function*() {
         const projector = yield* CountersProjector
-        const { counters } = yield* ProjectRepo
+        const projects = yield* ProjectRepo
         const [taskId, projectId] = [fresh(TaskId, "tsk"), fresh(ProjectId, "prj")]
         const { events } = toEvents([{ kind: "create", task: 0, project: 0, status: "todo" }], [taskId], [projectId])
         const [created] = events
         if (created === undefined) return yield* Effect.dieMessage("no event")
         // The state a crash between the two writes leaves: the delta and its marker applied, the task state not.
-        yield* counters.updateOne(
-          { _id: projectId },
-          { $inc: { "counts.todo": 1 }, $set: { [`pending.${taskId}`]: 1 } },
-          { upsert: true }
-        )
+        yield* projects.addCounts(projectId, { todo: 1 }, taskId, 1)
         yield* projector.apply(created)
         yield* projector.apply(created)
-        const doc = yield* counters.findOne({ _id: projectId })
+        const doc = yield* projects.counters(projectId)
         expect(Option.map(doc, (d) => [d.counts, d.pending])).toEqual(Option.some([{ todo: 1, in_progress: 0, done: 0 }, {}]))
       }))
   })
