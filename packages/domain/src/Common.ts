@@ -32,12 +32,16 @@ export interface FieldDoc {
   readonly examples: ReadonlyArray<string>
 }
 
+/** Stored text never holds U+0000: no one types it, and PostgreSQL (under FerretDB) cannot store it in JSON. */
+export const noNul = <A extends string, I, R>(self: Schema.Schema<A, I, R>) =>
+  self.pipe(Schema.filter((text) => !text.includes("\u0000") || "text must not contain the NUL character (U+0000)", { jsonSchema: {} }))
+
 /**
  * Text that is trimmed and must then have between `min` and `max` characters. Its JSON Schema is stated here (a
  * transformation's constraints sit on its decoded side, which the generated document does not show).
  */
 export const TrimmedText = (min: number, max: number, doc: FieldDoc) =>
-  Schema.Trim.pipe(Schema.minLength(min), Schema.maxLength(max)).annotations({
+  Schema.Trim.pipe(noNul, Schema.minLength(min), Schema.maxLength(max)).annotations({
     jsonSchema: {
       type: "string",
       minLength: min,

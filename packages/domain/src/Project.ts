@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { Count, IsoDateTime, TrimmedText } from "./Common.ts"
+import { Count, IsoDateTime, noNul, TrimmedText } from "./Common.ts"
 import { ProjectId } from "./Ids.ts"
 
 /** Tasks of a project by status, kept incrementally from task events (never aggregated at read time). */
@@ -12,7 +12,7 @@ export type TaskCounts = typeof TaskCounts.Type
 export const zeroCounts: TaskCounts = { todo: 0, in_progress: 0, done: 0 }
 
 export const ProjectName = TrimmedText(1, 100, { description: "The project's name", examples: ["Website relaunch"] })
-export const ProjectDescription = Schema.String.pipe(Schema.maxLength(2000)).annotations({
+export const ProjectDescription = Schema.String.pipe(noNul, Schema.maxLength(2000)).annotations({
   title: "Project description",
   description: "Free text, at most 2000 characters",
   examples: ["Everything for the new site, due in spring."]

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { cursorParam, IsoDateTime, limitParam, TrimmedText } from "./Common.ts"
+import { cursorParam, IsoDateTime, limitParam, noNul, TrimmedText } from "./Common.ts"
 import { exampleId, PathId, pathIdOf, ProjectId, TaskId } from "./Ids.ts"
 
 export const TaskStatus = Schema.Literal("todo", "in_progress", "done").annotations({ description: "Where the task stands" })
@@ -10,7 +10,7 @@ export const TaskPriority = Schema.Literal("low", "medium", "high").annotations(
 export type TaskPriority = typeof TaskPriority.Type
 
 export const TaskTitle = TrimmedText(1, 200, { description: "What is to be done", examples: ["Write the README"] })
-export const TaskDescription = Schema.String.pipe(Schema.maxLength(5000)).annotations({
+export const TaskDescription = Schema.String.pipe(noNul, Schema.maxLength(5000)).annotations({
   title: "Task description",
   description: "Free text, at most 5000 characters",
   examples: ["Cover installation, configuration and the two commands."]
