@@ -18,7 +18,7 @@ import { TokenVerifier } from "@herald/infra/Jwt"
 import { Clock, Context, Duration, Effect, Exit, Metric, Option, Schedule, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { clientAddress, limitKey } from "./ClientIp.ts"
-import { RateLimitConfig } from "./RateLimit.ts"
+import { RateLimitConfig } from "./GatewayConfig.ts"
 
 /**
  * `Idempotency-Key` on the endpoints the HttpApi marks `Idempotent` (API.md, "Idempotent creates"): a route

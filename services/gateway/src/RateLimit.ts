@@ -2,19 +2,11 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { errorBody } from "@herald/domain/ApiError"
 import { RateLimiter, type Decision } from "@herald/infra/RateLimiter"
-import { Clock, Config, Duration, Effect, Metric, Option } from "effect"
+import { Clock, Duration, Effect, Metric, Option } from "effect"
 import { clientAddress, limitKey } from "./ClientIp.ts"
-import { pathOf } from "./Edge.ts"
+import { pathOf } from "./Edge/Response.ts"
+import { RateLimitConfig } from "./GatewayConfig.ts"
 
-export const RateLimitConfig = Config.all({
-  max: Config.integer("RATE_LIMIT_MAX").pipe(Config.withDefault(100)),
-  window: Config.duration("RATE_LIMIT_WINDOW").pipe(Config.withDefault(Duration.minutes(12))),
-  authMax: Config.integer("AUTH_RATE_LIMIT_MAX").pipe(Config.withDefault(10)),
-  authWindow: Config.duration("AUTH_RATE_LIMIT_WINDOW").pipe(Config.withDefault(Duration.minutes(15))),
-  failMode: Config.literal("open", "closed")("RATE_LIMIT_FAIL_MODE").pipe(Config.withDefault("open")),
-  trustedProxyHops: Config.integer("TRUSTED_PROXY_HOPS").pipe(Config.withDefault(0))
-})
-export type RateLimitConfig = Config.Config.Success<typeof RateLimitConfig>
 
 interface Policy {
   readonly name: string

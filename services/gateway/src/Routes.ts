@@ -3,7 +3,13 @@ import { HeraldApi } from "@herald/domain/Api"
 import { Effect, Layer, Scope } from "effect"
 import { AuthenticationLive, VerifierLive } from "./Authentication.ts"
 import { NotificationsClient, TasksClient, UsersClient } from "@herald/infra/ServiceClients"
-import { bodyGuard, canonicalPaths, cors, EdgeConfig, hardenAndLog, requestId, routerConfig, shapeErrors } from "./Edge.ts"
+import { hardenAndLog } from "./Edge/AccessLog.ts"
+import { bodyGuard } from "./Edge/BodyGuard.ts"
+import { canonicalPaths, routerConfig } from "./Edge/CanonicalPath.ts"
+import { cors } from "./Edge/Cors.ts"
+import { type ExtraRoute, lastResort, shapeErrors } from "./Edge/Errors.ts"
+import { requestId } from "./Edge/RequestId.ts"
+import { EdgeConfig } from "./GatewayConfig.ts"
 import { ExportsLive } from "./Http/Exports.ts"
 import { IdempotentCreates } from "./IdempotentCreates.ts"
 import { NotificationsLive } from "./Http/Notifications.ts"
@@ -15,7 +21,12 @@ import { AuthLive, UsersLive } from "./Http/Users.ts"
 import { makeRateLimit } from "./RateLimit.ts"
 import { StreamHub } from "./StreamHub.ts"
 
-const Api = HttpLayerRouter.addHttpApi(HeraldApi, { openapiPath: "/openapi.json" }).pipe(
+/** The routes outside the HttpApi: its OpenAPI document and the browsable docs. */
+const openapiPath = "/openapi.json"
+const docsPath = "/docs"
+const extraRoutes: ReadonlyArray<ExtraRoute> = [{ method: "GET", path: openapiPath }, { method: "GET", path: docsPath }]
+
+const Api = HttpLayerRouter.addHttpApi(HeraldApi, { openapiPath }).pipe(
   Layer.provide([SystemLive, AuthLive, UsersLive, ProjectsLive, TasksLive, NotificationsLive, StreamLive.pipe(Layer.provide(StreamHub.Default)), ExportsLive]),
   Layer.provide([AuthenticationLive, IdempotentCreates.layer])
 )
@@ -29,20 +40,21 @@ const Docs = Layer.unwrapScoped(
     const scope = yield* Effect.scope
     const page = yield* Effect.cached(
       Effect.promise(() => import("@effect/platform/HttpApiScalar")).pipe(
-        Effect.flatMap((Scalar) => HttpLayerRouter.toHttpEffect(Scalar.layerHttpLayerRouter({ api: HeraldApi, path: "/docs" }))),
+        Effect.flatMap((Scalar) => HttpLayerRouter.toHttpEffect(Scalar.layerHttpLayerRouter({ api: HeraldApi, path: docsPath }))),
         // A router of its own: with the shared memo map it would be the gateway's router, which already has /docs.
         Effect.provideServiceEffect(Layer.CurrentMemoMap, Layer.makeMemoMap),
         Scope.extend(scope)
       )
     )
-    return HttpLayerRouter.add("GET", "/docs", Effect.flatten(page))
+    return HttpLayerRouter.add("GET", docsPath, Effect.flatten(page))
   })
 )
 
 /**
  * Around every route, outermost first: request id → security headers and access log → one spelling per path →
- * CORS → body limit → rate limit → (authentication, per protected route). Failures are shaped into API.md's error body at the inside
- * (so limited responses carry their headers) and once more at the outside (for the edge's own defects).
+ * CORS → body limit → rate limit → (authentication, per protected route). Route failures are shaped into API.md's
+ * error body inside the rate limit (so limited responses carry its headers); `lastResort` only catches the edge's own
+ * defects.
  */
 const Edge = HttpLayerRouter.middleware(
   Effect.gen(function*() {
@@ -50,7 +62,8 @@ const Edge = HttpLayerRouter.middleware(
     const rateLimit = yield* makeRateLimit
     const withCors = cors(config)
     const guard = bodyGuard(config)
-    return (app) => requestId(hardenAndLog(shapeErrors(canonicalPaths(withCors(guard(rateLimit(shapeErrors(app))))))))
+    const shape = shapeErrors(extraRoutes)
+    return (app) => lastResort(requestId(hardenAndLog(canonicalPaths(withCors(guard(rateLimit(shape(app))))))))
   }),
   { global: true }
 )

@@ -4,20 +4,9 @@ import { VersionedCache } from "@herald/infra/Cache"
 import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { isRevoked } from "@herald/infra/Revocations"
 import { callNotifications, NotificationsClient } from "@herald/infra/ServiceClients"
-import { Config, Deferred, Duration, Effect, Metric, Option, Queue, RcMap, Schema, type Scope, Stream } from "effect"
+import { Deferred, Effect, Metric, Option, Queue, RcMap, Schema, type Scope, Stream } from "effect"
 
-export const StreamConfig = Config.all({
-  heartbeat: Config.duration("STREAM_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(25))),
-  maxPerUser: Config.integer("STREAM_MAX_PER_USER").pipe(
-    Config.withDefault(8),
-    Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 })
-  ),
-  maxBufferedBytes: Config.integer("STREAM_MAX_BUFFERED_BYTES").pipe(
-    Config.withDefault(1024 * 1024),
-    Config.validate({ message: "must be at least 1024", validation: (n) => n >= 1024 })
-  )
-})
-export type StreamConfig = Config.Config.Success<typeof StreamConfig>
+import { StreamConfig } from "./GatewayConfig.ts"
 
 /** Why the gateway ends a stream: close codes of the application range, each with a reason a person can read. */
 export const closeCodes = { unauthorized: 4401, tooSlow: 4408, tooMany: 4429 } as const
