@@ -351,7 +351,7 @@ const main = async () => {
 
     const ratio = (a: number, b: number) => round(a / b, 2)
     const results = {
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30), node: process.version, database: "FerretDB v1.24.2 (SQLite)" },
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30), node: process.version, database: `FerretDB v1.24.2 (${ferret.backend === "postgresql" ? "PostgreSQL" : "SQLite"} backend)` },
       secondsPerRun: seconds,
       connections,
       hotPath: {

@@ -29,6 +29,7 @@ import {
 } from "./Errors.ts"
 import { CreateExportRequest, Export, ExportAccepted } from "./Export.ts"
 import { Liveness, Readiness } from "./Health.ts"
+import { idempotentPost } from "./Idempotency.ts"
 import { PathId } from "./Ids.ts"
 import { LatestQuery, Notification, NotificationListQuery, UnreadCount } from "./Notification.ts"
 import { CreateProjectRequest, Project, UpdateProjectRequest } from "./Project.ts"
@@ -58,7 +59,7 @@ export class SystemApi extends HttpApiGroup.make("system")
 
 export class AuthApi extends HttpApiGroup.make("auth")
   .add(
-    HttpApiEndpoint.post("register", "/api/users/register")
+    idempotentPost("register", "/api/users/register")
       .setPayload(RegisterRequest)
       .addSuccess(RegisterResponse, { status: 201 })
       .addError(ApiError.http(EmailTaken))
@@ -93,7 +94,7 @@ export class UsersApi extends HttpApiGroup.make("users")
 
 export class ProjectsApi extends HttpApiGroup.make("projects")
   .add(
-    HttpApiEndpoint.post("create", "/api/projects")
+    idempotentPost("create", "/api/projects")
       .setPayload(CreateProjectRequest)
       .addSuccess(Project, { status: 201 })
   )
@@ -116,7 +117,7 @@ export class ProjectsApi extends HttpApiGroup.make("projects")
 {}
 
 const createTask = <const Name extends string>(name: Name, path: `/${string}`) =>
-  HttpApiEndpoint.post(name, path)
+  idempotentPost(name, path)
     .setPayload(CreateTaskRequest)
     .addSuccess(Task, { status: 201 })
     .addError(ApiError.http(ProjectNotFound))
@@ -203,7 +204,7 @@ export class StreamApi extends HttpApiGroup.make("stream")
 
 export class ExportsApi extends HttpApiGroup.make("exports")
   .add(
-    HttpApiEndpoint.post("create", "/api/exports")
+    idempotentPost("create", "/api/exports")
       .setPayload(CreateExportRequest)
       .addSuccess(ExportAccepted, { status: 202 })
       .addError(ApiError.http(ProjectNotFound))

@@ -54,13 +54,14 @@ interface TaggedErrorSchema<Tag extends string, Fields extends Schema.Struct.Fie
 
 /**
  * The HTTP form of a domain error: the error value on the server side, `ErrorBody` on the wire, with the status
- * its class is annotated with. Domain errors keep any data beyond `message` in `details`, which travels as is.
+ * its class is annotated with (and the machine code of that status unless `code` names a finer one). Domain errors
+ * keep any data beyond `message` in `details`, which travels as is.
  */
 export const http = <const Tag extends string, Fields extends Schema.Struct.Fields>(
-  errorClass: TaggedErrorSchema<Tag, Fields>
+  errorClass: TaggedErrorSchema<Tag, Fields>,
+  code: string = codeForStatus(HttpApiSchema.getStatusErrorAST(errorClass.ast))
 ) => {
   const status = HttpApiSchema.getStatusErrorAST(errorClass.ast)
-  const code = codeForStatus(status)
   return Schema.transform(ErrorBody, Schema.Struct(errorClass.fields), {
     strict: false,
     decode: (body) => ({ _tag: errorClass._tag, message: body.error.message, details: body.error.details }),

@@ -98,6 +98,20 @@ export class ExportNotReady extends Schema.TaggedError<ExportNotReady>()(
   HttpApiSchema.annotations({ status: 409 })
 ) {}
 
+/** An `Idempotency-Key` was used before with a different request (another body or endpoint). */
+export class IdempotencyKeyMismatch extends Schema.TaggedError<IdempotencyKeyMismatch>()(
+  "IdempotencyKeyMismatch",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 422 })
+) {}
+
+/** The first request with this `Idempotency-Key` is still running. */
+export class IdempotencyKeyInFlight extends Schema.TaggedError<IdempotencyKeyInFlight>()(
+  "IdempotencyKeyInFlight",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
   "PayloadTooLarge",
   { message: Schema.String },

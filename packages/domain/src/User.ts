@@ -14,14 +14,20 @@ export const Email = Schema.transform(Schema.String.pipe(Schema.maxLength(320)),
   Schema.maxLength(254)
 )
 
+/** bcrypt reads at most this many bytes of a password; the rest would be silently ignored. */
+export const maxPasswordBytes = 72
+
+/** The one password-length rule of registration and login: what bcrypt reads in full, never a truncation. */
+export const passwordBytes = (password: string): number => utf8.encode(password).length
+
 /** bcrypt reads at most 72 bytes: longer passwords are refused rather than silently truncated. */
 export const Password = Schema.String.pipe(
   Schema.filter((password) => {
-    const bytes = utf8.encode(password).length
+    const bytes = passwordBytes(password)
     return bytes < 8
       ? "password must be at least 8 bytes"
-      : bytes > 72
-      ? "password must be at most 72 bytes (bcrypt's limit)"
+      : bytes > maxPasswordBytes
+      ? `password must be at most ${maxPasswordBytes} bytes (bcrypt's limit)`
       : true
   })
 )
@@ -39,7 +45,8 @@ export class User extends Schema.Class<User>("User")({
 export const RegisterRequest = Schema.Struct({ email: Email, password: Password, name: UserName })
 export type RegisterRequest = typeof RegisterRequest.Type
 
-// Login accepts any password length so that a wrong long password is an ordinary 401, not a hint.
+// Login accepts any password length so that a wrong long password is an ordinary 401, not a hint; one over 72
+// bytes can never be an account's password, so it is a wrong one (see Passwords.verify), never truncated.
 export const LoginRequest = Schema.Struct({ email: Email, password: Schema.String.pipe(Schema.maxLength(1024)) })
 export type LoginRequest = typeof LoginRequest.Type
 

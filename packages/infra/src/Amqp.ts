@@ -18,9 +18,10 @@ import {
 import { type Delivery, Broker, type Headers, type OutgoingMessage, type QueueSpec, type Topology } from "./Broker.ts"
 import { describeUrl } from "./Mongo.ts"
 import { backoff, forever } from "./Retry.ts"
+import * as Secrets from "./Secrets.ts"
 
 export const AmqpConfig = Config.all({
-  url: Config.redacted("AMQP_URL"),
+  url: Secrets.url("AMQP_URL"),
   connectRetries: Config.integer("AMQP_CONNECT_RETRIES").pipe(Config.withDefault(5)),
   /** `quorum` for clustered RabbitMQ (replicated, durable); `classic` for a single node. */
   queueType: Config.literal("classic", "quorum")("AMQP_QUEUE_TYPE").pipe(Config.withDefault("classic")),
@@ -76,7 +77,8 @@ export const queueArguments = (queue: QueueSpec, queueType: "classic" | "quorum"
     ? { "x-dead-letter-exchange": queue.deadLetter.exchange, "x-dead-letter-routing-key": queue.deadLetter.routingKey }
     : {}),
   ...(queue.messageTtlMs !== undefined ? { "x-message-ttl": queue.messageTtlMs } : {}),
-  ...(queue.singleActiveConsumer ? { "x-single-active-consumer": true } : {})
+  ...(queue.singleActiveConsumer ? { "x-single-active-consumer": true } : {}),
+  ...(queueType === "quorum" && queue.deliveryLimit !== undefined ? { "x-delivery-limit": queue.deliveryLimit } : {})
 })
 
 const declareOn = async (channel: amqp.Channel, topology: Topology, queueType: "classic" | "quorum") => {

@@ -19,6 +19,8 @@ export interface QueueSpec {
   readonly messageTtlMs?: number
   /** One consumer at a time across all processes: per-key order and one writer per key across copies. */
   readonly singleActiveConsumer?: boolean
+  /** Quorum queues only: a message delivered more often than this is dead-lettered by the broker itself. */
+  readonly deliveryLimit?: number
 }
 
 export interface Topology {

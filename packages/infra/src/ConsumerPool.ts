@@ -15,6 +15,7 @@ import {
   type Scope,
   Stream
 } from "effect"
+import { DependencyUnavailable } from "@herald/domain/Errors"
 import { Broker, type Delivery } from "./Broker.ts"
 import { forever } from "./Retry.ts"
 import type { ConsumerQueues } from "./Topology.ts"
@@ -27,11 +28,15 @@ import type { ConsumerQueues } from "./Topology.ts"
  *   sending. Memory is bounded by `prefetch`, whatever the backlog.
  * - Order: a message goes to the worker `hash(key) % workers` and each worker handles its mailbox one message at a
  *   time, so the messages of one key are handled in delivery order while different keys run in parallel.
- * - Failures: a handler's typed failure sends the message to a retry queue (a delay per attempt, then back to the
+ * - Outages: a handler that fails with `DependencyUnavailable` (the database or another server is down) is not the
+ *   message's fault: the worker holds the message and tries again with backoff until the dependency answers, using
+ *   up no attempt; meanwhile the prefetch window fills and the broker stops sending.
+ * - Failures: a handler's other typed failure sends the message to a retry queue (a delay per attempt, then back to the
  *   main queue); after `maxAttempts` it is parked in the dead-letter queue with the reason. `Poison` (a message that
  *   cannot be understood) goes to the dead-letter queue at once. A defect kills the worker: the message is put back
  *   on the queue (redelivered, not lost) and the supervisor restarts the worker; a message that keeps killing
- *   workers is parked after `maxAttempts` crashes.
+ *   workers is parked after `maxAttempts` crashes (counted by message id); one that kills the whole process is
+ *   parked by a quorum queue's delivery limit (`Topology.defaultDeliveryLimit`).
  * - Acknowledgement happens only after the handler succeeded or the message was re-published (with confirm) to a
  *   retry or dead-letter queue, so a crash at any point leads to redelivery, never to loss.
  * - Batches (optional `handleMany`): a worker that finds more messages waiting in its mailbox hands them over
@@ -83,6 +88,20 @@ export const hashKey = (key: string): number => {
   }
   return hash >>> 0
 }
+
+/** While a dependency is down: the same message again, capped, never giving up while the pool lives. */
+const outageRetry = forever({ base: "200 millis", cap: "5 seconds" })
+
+const isOutage = (error: unknown): error is DependencyUnavailable => error instanceof DependencyUnavailable
+
+/** Runs `attempt` again while it fails because a dependency is down (a warning per try, at most every 5 s). */
+const throughOutages = <A, E>(name: string, attempt: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  attempt.pipe(
+    Effect.tapError((error) =>
+      isOutage(error) ? Effect.logWarning(`${name}: ${error.message}; holding the message until it answers`) : Effect.void
+    ),
+    Effect.retry({ schedule: outageRetry, while: isOutage })
+  )
 
 /** Between restarts of a dead worker: capped, and never giving up while the pool lives. */
 const restartDelay = forever({ base: "100 millis", cap: "5 seconds" })
@@ -202,15 +221,16 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
     /** Settles one delivery; returns normally unless the handler died (then the worker dies too). */
     const process = (delivery: Delivery) =>
       Effect.gen(function*() {
-        const id = delivery.messageId ?? delivery.body
-        const crashed = crashes.get(id) ?? 0
-        if (crashed >= options.maxAttempts) {
+        // Every Herald message has an id; one without is bounded by the broker's delivery limit alone.
+        const id = delivery.messageId
+        const crashed = id === undefined ? 0 : crashes.get(id) ?? 0
+        if (id !== undefined && crashed >= options.maxAttempts) {
           crashes.delete(id)
           return yield* deadLetter(delivery, `crashed its worker ${crashed} times`, attemptsOf(delivery))
         }
-        const exit = yield* Effect.exit(options.handle(delivery))
+        const exit = yield* Effect.exit(throughOutages(options.name, options.handle(delivery)))
         if (Exit.isSuccess(exit)) {
-          crashes.delete(id)
+          if (id !== undefined) crashes.delete(id)
           return yield* acknowledge([delivery])
         }
         const failure = Cause.failureOption(exit.cause)
@@ -222,7 +242,7 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
           // If the broker cannot take the retry or the dead letter, the message stays on its queue.
           return yield* settle.pipe(Effect.catchAll(() => delivery.requeue))
         }
-        crashes.set(id, crashed + 1)
+        if (id !== undefined) crashes.set(id, crashed + 1)
         if (crashes.size > 10_000) crashes.delete(crashes.keys().next().value ?? "")
         yield* delivery.requeue
         return yield* Effect.failCause(exit.cause)
@@ -235,8 +255,8 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
     const processMany = (deliveries: ReadonlyArray<Delivery>, handleMany: (ds: ReadonlyArray<Delivery>) => Effect.Effect<void, unknown>) =>
       Effect.gen(function*() {
         // A message that has crashed a worker before is not risked in a batch again.
-        const suspect = deliveries.some((delivery) => crashes.has(delivery.messageId ?? delivery.body))
-        const exit = suspect ? undefined : yield* Effect.exit(handleMany(deliveries))
+        const suspect = deliveries.some((delivery) => delivery.messageId !== undefined && crashes.has(delivery.messageId))
+        const exit = suspect ? undefined : yield* Effect.exit(throughOutages(options.name, handleMany(deliveries)))
         if (exit !== undefined && Exit.isSuccess(exit)) {
           return yield* acknowledge(deliveries).pipe(Effect.ensuring(track({ inFlight: -deliveries.length })))
         }

@@ -1,4 +1,4 @@
-import { Unauthorized } from "@herald/domain/Errors"
+import { type DependencyUnavailable, unavailable, Unauthorized } from "@herald/domain/Errors"
 import { FamilyId, UserId } from "@herald/domain/Ids"
 import type { Jwks } from "@herald/domain/User"
 import { Clock, Config, ConfigError, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
@@ -27,6 +27,7 @@ export const SigningKeyConfig = Config.all({
     Config.map(Option.filter((pem) => Redacted.value(pem).trim() !== "")),
     Config.map(Option.map((pem) => Redacted.make(Redacted.value(pem).replaceAll("\\n", "\n"))))
   ),
+  /** The `kid` of the configured key; a generated key is always named by its thumbprint. */
   keyId: Config.option(Config.string("JWT_KEY_ID")),
   /** A JWKS (JSON) of retired public keys still accepted while their tokens live out: key rotation. */
   previousKeys: Config.option(Config.string("JWT_PREVIOUS_PUBLIC_KEYS"))
@@ -115,8 +116,13 @@ export const layerSigner = Layer.effect(
     })
     const jwk = yield* Effect.promise(() => jose.exportJWK(privateKey))
     const publicPart = { kty: jwk.kty, crv: jwk.crv, x: jwk.x }
-    const kid = Option.getOrElse(keys.keyId, () => "")
-      || (yield* Effect.promise(() => jose.calculateJwkThumbprint(toJose(publicPart))))
+    // A fresh key under a fixed name would be a different key under a `kid` verifiers already hold: the thumbprint
+    // names exactly this key, so after a restart gateways see an unknown `kid` and fetch the new set.
+    const thumbprint = yield* Effect.promise(() => jose.calculateJwkThumbprint(toJose(publicPart)))
+    const kid = Option.isSome(keys.privateKey) ? Option.getOrElse(Option.filter(keys.keyId, (id) => id !== ""), () => thumbprint) : thumbprint
+    if (Option.isNone(keys.privateKey) && Option.isSome(keys.keyId)) {
+      yield* Effect.logWarning(`JWT_KEY_ID applies to a configured JWT_PRIVATE_KEY only: the generated key's id is ${kid}`)
+    }
     const previous = yield* Option.match(keys.previousKeys, {
       onNone: () => Effect.succeed([]),
       onSome: (json) =>
@@ -154,18 +160,23 @@ const Claims = Schema.Struct({ sub: UserId, fid: FamilyId, jti: Schema.String, e
 const decodeClaims = Schema.decodeUnknownOption(Claims)
 
 export class TokenVerifier extends Context.Tag("Herald/TokenVerifier")<TokenVerifier, {
-  readonly verify: (token: string) => Effect.Effect<AccessClaims, Unauthorized>
+  /** Fails with `DependencyUnavailable` only while no key set could be fetched yet: no token can be judged then. */
+  readonly verify: (token: string) => Effect.Effect<AccessClaims, Unauthorized | DependencyUnavailable>
 }>() {}
 
-/** Never refetch the key set more often than this when tokens name unknown keys: a forged `kid` costs nothing. */
-const defaultRefreshInterval = Duration.seconds(30)
+/**
+ * Never refetch the key set more often than this for tokens the held keys refuse: a forged token costs at most one
+ * small RPC per interval, and after the signer restarts with a new key its tokens are accepted within it.
+ */
+const defaultRefreshInterval = Duration.seconds(5)
 
 /** How many verified tokens are remembered (a few hundred bytes each). */
 const defaultVerifiedCacheSize = 10_000
 
 /**
- * Verifies access tokens against a key set fetched once from `fetchJwks` and refetched when a token names a key the
- * set lacks (the signer rotated), at most every 30 seconds.
+ * Verifies access tokens against a key set fetched once from `fetchJwks` and refetched, at most every 5 seconds,
+ * when a token names a key the set lacks or fails the signature check of the key it names (the signer rotated,
+ * possibly under the same `kid`).
  *
  * A token that verified is remembered, by its exact text, until it expires: a client sends the same token with
  * every request for its whole life, and the signature check was the largest single cost of an authenticated
@@ -219,11 +230,20 @@ export const makeVerifier = <E>(
             if (known.expiresAt * 1000 > (yield* Clock.currentTimeMillis)) return known
             verifiedTokens.delete(token)
           }
-          const keys = yield* refresh(false).pipe(Effect.mapError(() => invalid("cannot verify tokens right now")))
+          const keys = yield* refresh(false).pipe(
+            Effect.mapError(() => unavailable("users", "cannot fetch the keys that verify access tokens"))
+          )
           const verified = yield* check(token, keys).pipe(
             Effect.catchIf(
-              (error) => error instanceof jose.errors.JWKSNoMatchingKey,
-              () => Effect.flatMap(refresh(true), (fresh) => check(token, fresh))
+              (error) => error instanceof jose.errors.JWKSNoMatchingKey || error instanceof jose.errors.JWSSignatureVerificationFailed,
+              (error) =>
+                refresh(true).pipe(
+                  Effect.matchEffect({
+                    onFailure: () => Effect.fail(error),
+                    // Not refetched (too soon after the last fetch): the same keys would fail the same way.
+                    onSuccess: (fresh) => fresh === keys ? Effect.fail(error) : check(token, fresh)
+                  })
+                )
             ),
             Effect.mapError((error) =>
               invalid(error instanceof jose.errors.JWTExpired ? "access token expired" : "invalid access token")

@@ -1,14 +1,29 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, ConfigError, Effect, Layer } from "effect"
+import { Cause, ConfigError, ConfigProvider, Effect, Layer } from "effect"
 import * as Logging from "./Logging.ts"
 
-/** What stopped a program, in one line an operator can act on: a bad setting names its variable. */
-const describe = <E>(cause: Cause.Cause<E>): string => {
-  const failure = Cause.failureOption(cause)
-  if (failure._tag === "Some" && ConfigError.isConfigError(failure.value)) {
-    return `configuration error ${String(failure.value)}`
+/**
+ * The process environment as configuration, where a variable set to the empty string (or to blanks) is unset:
+ * `MONGODB_URL=` in an env file means "no MongoDB", not a URL to retry. Read once, at start.
+ */
+export const environment = (env: Record<string, string | undefined> = process.env): ConfigProvider.ConfigProvider =>
+  ConfigProvider.fromMap(
+    new Map(Object.entries(env).flatMap(([name, value]) => value === undefined || value.trim() === "" ? [] : [[name, value]])),
+    // fromEnv's delimiters, so nested and list settings read as they did.
+    { pathDelim: "_", seqDelim: "," }
+  )
+
+const firstLine = (text: string) => text.split("\n", 1)[0]?.trim() ?? ""
+
+/** What stopped a program, in one line an operator can act on: a bad setting names its variable; no stack trace. */
+export const describe = <E>(cause: Cause.Cause<E>): string => {
+  const error: unknown = Cause.squash(cause)
+  if (ConfigError.isConfigError(error)) return `configuration error ${firstLine(String(error))}`
+  if (error instanceof Error) {
+    const name = "_tag" in error && typeof error._tag === "string" ? error._tag : error.name
+    return firstLine(`${name}: ${error.message}`)
   }
-  return Cause.pretty(cause)
+  return firstLine(String(error))
 }
 
 /**
@@ -22,5 +37,6 @@ export const run = <E>(program: string, app: Layer.Layer<never, E>) =>
     // A bad LOG_LEVEL or LOG_FORMAT must still be reported: the default logger takes over, and the program,
     // which reads the same settings, fails with a message naming the variable.
     Effect.provide(Logging.layer.pipe(Layer.catchAll(() => Layer.empty))),
+    Effect.withConfigProvider(environment()),
     NodeRuntime.runMain({ disablePrettyLogger: true, disableErrorReporting: true })
   )

@@ -1,4 +1,6 @@
-import { Clock, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
+import { Query } from "mingo"
+import { update as applyModifier } from "mingo/updater"
 import {
   type Collection,
   type CollectionSpec,
@@ -9,19 +11,22 @@ import {
   type Index,
   type Sort
 } from "./Store.ts"
+import { sweepExpired } from "./Ttl.ts"
 
 /**
- * The embedded document store: MongoDB's semantics for the operators Herald uses, in process memory. Every
- * operation runs synchronously, so each is atomic, as single-document operations are on MongoDB.
+ * The embedded document store: MongoDB's query and update language interpreted by `mingo`, in process memory, with
+ * the collection's indexes kept as maps (equality on `_id` or on an index's first field reads only its matches;
+ * unique indexes are checked by lookup, on every insert and update). Every operation runs synchronously, so each is
+ * atomic, as single-document operations are on MongoDB.
  */
 
 type Row = Record<string, unknown>
 
-const isOperatorObject = (value: unknown): value is Record<string, unknown> =>
-  isPlainObject(value) && Object.keys(value).length > 0 && Object.keys(value).every((key) => key.startsWith("$"))
-
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Date)
+
+const isOperatorObject = (value: unknown): value is Record<string, unknown> =>
+  isPlainObject(value) && Object.keys(value).length > 0 && Object.keys(value).every((key) => key.startsWith("$"))
 
 const getPath = (doc: unknown, path: string): unknown => {
   let current: unknown = doc
@@ -32,170 +37,143 @@ const getPath = (doc: unknown, path: string): unknown => {
   return current
 }
 
-const setPath = (doc: Row, path: string, value: unknown): void => {
-  const parts = path.split(".")
-  let current: Row = doc
-  parts.forEach((part, i) => {
-    if (i === parts.length - 1) {
-      current[part] = value
-    } else {
-      const next = current[part]
-      if (isPlainObject(next)) {
-        current = next
-      } else {
-        const created: Row = {}
-        current[part] = created
-        current = created
-      }
-    }
-  })
-}
+/** A value as an index key: dates by their time, missing as null (as MongoDB indexes a missing field). */
+const keyOf = (value: unknown): string =>
+  JSON.stringify(value instanceof Date ? { $date: value.getTime() } : value ?? null)
 
-const unsetPath = (doc: Row, path: string): void => {
-  const parts = path.split(".")
-  const last = parts.pop()
-  const parent = parts.length === 0 ? doc : getPath(doc, parts.join("."))
-  if (last !== undefined && isPlainObject(parent)) delete parent[last]
-}
+/** Whether `doc` matches a MongoDB filter. */
+export const matches = (doc: Row, filter: Row): boolean => new Query(filter, {}).test(doc)
 
-const comparable = (value: unknown): string | number | boolean | undefined =>
-  value instanceof Date
-    ? value.getTime()
-    : typeof value === "string" || typeof value === "number" || typeof value === "boolean"
-    ? value
-    : undefined
-
-const equal = (a: unknown, b: unknown): boolean => {
-  if (a instanceof Date || b instanceof Date) return comparable(a) === comparable(b)
-  if (a === b) return true
-  if (typeof a === "object" && typeof b === "object" && a !== null && b !== null) {
-    return JSON.stringify(a) === JSON.stringify(b)
-  }
-  return false
-}
-
-const equalsCondition = (value: unknown, expected: unknown): boolean => {
-  if (expected === null) return value === null || value === undefined
-  if (Array.isArray(value) && !Array.isArray(expected)) return value.some((item) => equal(item, expected))
-  return equal(value, expected)
-}
-
-const compare = (value: unknown, bound: unknown, test: (order: number) => boolean): boolean => {
-  const a = comparable(value)
-  const b = comparable(bound)
-  if (a === undefined || b === undefined || typeof a !== typeof b) return false
-  return test(a < b ? -1 : a > b ? 1 : 0)
-}
-
-const matchesOperators = (value: unknown, ops: Record<string, unknown>): boolean =>
-  Object.entries(ops).every(([op, arg]) => {
-    switch (op) {
-      case "$eq":
-        return equalsCondition(value, arg)
-      case "$ne":
-        return !equalsCondition(value, arg)
-      case "$in":
-        return Array.isArray(arg) && arg.some((candidate) => equalsCondition(value, candidate))
-      case "$nin":
-        return Array.isArray(arg) && !arg.some((candidate) => equalsCondition(value, candidate))
-      case "$lt":
-        return compare(value, arg, (o) => o < 0)
-      case "$lte":
-        return compare(value, arg, (o) => o <= 0)
-      case "$gt":
-        return compare(value, arg, (o) => o > 0)
-      case "$gte":
-        return compare(value, arg, (o) => o >= 0)
-      case "$exists":
-        return (value !== undefined) === arg
-      default:
-        throw new Error(`MemoryStore: query operator ${op} is not supported`)
-    }
-  })
-
-/** Whether `doc` matches a MongoDB-style filter. */
-export const matches = (doc: unknown, filter: Record<string, unknown>): boolean =>
-  Object.entries(filter).every(([key, condition]) => {
-    if (key === "$or") return Array.isArray(condition) && condition.some((f) => isPlainObject(f) && matches(doc, f))
-    if (key === "$and") return Array.isArray(condition) && condition.every((f) => isPlainObject(f) && matches(doc, f))
-    const value = getPath(doc, key)
-    return isOperatorObject(condition) ? matchesOperators(value, condition) : equalsCondition(value, condition)
-  })
-
-const applyUpdate = (doc: Row, update: Record<string, unknown>, inserting: boolean): void => {
-  for (const [op, fields] of Object.entries(update)) {
-    if (!isPlainObject(fields)) continue
-    for (const [path, arg] of Object.entries(fields)) {
-      switch (op) {
-        case "$set":
-          setPath(doc, path, structuredClone(arg))
-          break
-        case "$setOnInsert":
-          if (inserting) setPath(doc, path, structuredClone(arg))
-          break
-        case "$unset":
-          unsetPath(doc, path)
-          break
-        case "$inc": {
-          const current = getPath(doc, path)
-          setPath(doc, path, (typeof current === "number" ? current : 0) + (typeof arg === "number" ? arg : 0))
-          break
-        }
-        case "$push": {
-          const current = getPath(doc, path)
-          const items = isPlainObject(arg) && Array.isArray(arg.$each) ? arg.$each : [arg]
-          setPath(doc, path, [...(Array.isArray(current) ? current : []), ...structuredClone(items)])
-          break
-        }
-        default:
-          throw new Error(`MemoryStore: update operator ${op} is not supported`)
-      }
-    }
+/** Herald's update document in mingo's terms: `$unset` takes "", `$setOnInsert` applies only when inserting. */
+const modifierOf = (update: Row, inserting: boolean): Row => {
+  const { $setOnInsert, $unset, ...rest } = update
+  const set = inserting && isPlainObject($setOnInsert) ? { ...(isPlainObject(rest.$set) ? rest.$set : {}), ...$setOnInsert } : rest.$set
+  return {
+    ...rest,
+    ...(set !== undefined ? { $set: set } : {}),
+    ...(isPlainObject($unset) ? { $unset: Object.fromEntries(Object.keys($unset).map((path) => [path, ""])) } : {})
   }
 }
 
-const sortRows = (rows: Array<Row>, sort: Record<string, unknown> | undefined): Array<Row> => {
-  if (sort === undefined) return rows
-  const keys = Object.entries(sort)
-  return rows.sort((a, b) => {
-    for (const [key, direction] of keys) {
-      const x = comparable(getPath(a, key))
-      const y = comparable(getPath(b, key))
-      if (x === y) continue
-      if (x === undefined) return direction === 1 ? -1 : 1
-      if (y === undefined) return direction === 1 ? 1 : -1
-      return (x < y ? -1 : 1) * (direction === 1 ? 1 : -1)
-    }
-    return 0
-  })
+const applyUpdate = (doc: Row, update: Row, inserting: boolean): void => {
+  const modifier = modifierOf(update, inserting)
+  // MongoDB lets `$set` repeat a document's own `_id` (an upsert's replacement fields do); mingo refuses any `_id`.
+  const { $set, ...others } = modifier
+  if (isPlainObject($set) && "_id" in $set) {
+    const { _id, ...fields } = $set
+    if (doc._id === undefined) doc._id = _id
+    applyModifier(doc, { ...others, $set: fields }, undefined, undefined, { cloneMode: "deep" })
+  } else {
+    applyModifier(doc, modifier, undefined, undefined, { cloneMode: "deep" })
+  }
 }
 
-const seedFromFilter = (filter: Record<string, unknown>): Row => {
+/** The document an upsert starts from: the filter's equalities. */
+const seedFromFilter = (filter: Row): Row => {
   const seed: Row = {}
   for (const [key, condition] of Object.entries(filter)) {
     if (key.startsWith("$")) continue
-    if (!isOperatorObject(condition)) setPath(seed, key, structuredClone(condition))
-    else if ("$eq" in condition) setPath(seed, key, structuredClone(condition.$eq))
+    const value = isOperatorObject(condition) ? condition.$eq : condition
+    if (value === undefined) continue
+    if (key === "_id") seed._id = value
+    else applyModifier(seed, { $set: { [key]: structuredClone(value) } })
   }
   return seed
 }
 
-interface Table {
-  readonly rows: Map<string, Row>
-  readonly unique: ReadonlyArray<ReadonlyArray<string>>
+/** An index on its fields: documents by key, for lookups (the first field) and unique checks (all fields). */
+interface IndexMap {
+  readonly fields: ReadonlyArray<string>
+  readonly unique: boolean
+  readonly entries: Map<string, Set<string>>
 }
 
-const uniqueKey = (row: Row, fields: ReadonlyArray<string>): string =>
-  JSON.stringify(fields.map((field) => comparable(getPath(row, field)) ?? getPath(row, field) ?? null))
+/** The keys a row has in an index: one per element when its first field holds an array (a multikey index). */
+const indexKeys = (index: IndexMap, row: Row): ReadonlyArray<string> => {
+  if (index.unique && index.fields.length > 1) return [keyOf(index.fields.map((field) => getPath(row, field) ?? null))]
+  const [first] = index.fields
+  if (index.unique) return [keyOf(first === undefined ? undefined : getPath(row, first))]
+  const value = first === undefined ? undefined : getPath(row, first)
+  return Array.isArray(value) && value.length > 0 ? value.map(keyOf) : [keyOf(value)]
+}
 
-const violatesUnique = (table: Table, candidate: Row): boolean =>
-  table.unique.some((fields) => {
-    const key = uniqueKey(candidate, fields)
-    for (const row of table.rows.values()) {
-      if (row._id !== candidate._id && uniqueKey(row, fields) === key) return true
+class Table {
+  readonly rows = new Map<string, Row>()
+  readonly indexes: ReadonlyArray<IndexMap>
+
+  constructor(indexes: ReadonlyArray<Index<unknown>>) {
+    this.indexes = indexes.map((index) => ({
+      fields: Object.keys(index.keys),
+      unique: index.unique === true,
+      entries: new Map()
+    }))
+  }
+
+  /** Whether writing `row` (replacing the row of the same id, if any) would break a unique index. */
+  conflicts(row: Row): boolean {
+    const id = String(row._id)
+    return this.indexes.some((index) =>
+      index.unique && indexKeys(index, row).some((key) => [...(index.entries.get(key) ?? [])].some((other) => other !== id))
+    )
+  }
+
+  write(row: Row): void {
+    const id = String(row._id)
+    this.remove(id)
+    this.rows.set(id, row)
+    for (const index of this.indexes) {
+      for (const key of indexKeys(index, row)) {
+        const ids = index.entries.get(key) ?? new Set<string>()
+        ids.add(id)
+        index.entries.set(key, ids)
+      }
     }
-    return false
-  })
+  }
+
+  remove(id: string): boolean {
+    const row = this.rows.get(id)
+    if (row === undefined) return false
+    for (const index of this.indexes) {
+      for (const key of indexKeys(index, row)) {
+        const ids = index.entries.get(key)
+        ids?.delete(id)
+        if (ids?.size === 0) index.entries.delete(key)
+      }
+    }
+    return this.rows.delete(id)
+  }
+
+  /** The rows a filter can match: by `_id` or an index's first field when the filter names one exactly, else all. */
+  candidates(filter: Row): Iterable<Row> {
+    const exact = (value: unknown): value is string | number | boolean | Date =>
+      typeof value === "string" || typeof value === "number" || typeof value === "boolean" || value instanceof Date
+    const equality = (field: string): Option.Option<unknown> => {
+      const condition = filter[field]
+      const value = isOperatorObject(condition) && Object.keys(condition).length === 1 ? condition.$eq : condition
+      return exact(value) ? Option.some(value) : Option.none()
+    }
+    const byId = equality("_id")
+    if (Option.isSome(byId)) {
+      const row = this.rows.get(String(byId.value))
+      return row === undefined ? [] : [row]
+    }
+    for (const index of this.indexes) {
+      const [first] = index.fields
+      if (first === undefined || (index.unique && index.fields.length > 1)) continue
+      const value = equality(first)
+      if (Option.isSome(value)) {
+        const ids = index.entries.get(keyOf(value.value)) ?? new Set<string>()
+        return [...ids].flatMap((id) => Option.toArray(Option.fromNullable(this.rows.get(id))))
+      }
+    }
+    return this.rows.values()
+  }
+}
+
+const sortRows = (rows: Array<Row>, sort: Record<string, unknown> | undefined): Array<Row> =>
+  sort === undefined || Object.keys(sort).length === 0 ? rows : new Query({}, {}).find<Row>(rows).sort(
+    Object.fromEntries(Object.entries(sort).flatMap(([field, direction]) => direction === 1 || direction === -1 ? [[field, direction]] : []))
+  ).all()
 
 const makeCollection = <Doc extends Document, Encoded extends object>(spec: CollectionSpec<Doc, Encoded>, table: Table): Collection<Doc> => {
   const name = spec.name
@@ -205,7 +183,11 @@ const makeCollection = <Doc extends Document, Encoded extends object>(spec: Coll
   const toDoc = (row: Row): Doc => decode(structuredClone(row))
   const toRow = (value: object): Row => ({ ...structuredClone(value) })
   const encodeDoc = (doc: Doc): Row => toRow(encode(doc))
-  const query = (filter: object): Array<Row> => [...table.rows.values()].filter((row) => matches(row, toRow(filter)))
+  const query = (filter: object): Array<Row> => {
+    const criteria = toRow(filter)
+    const test = new Query(criteria, {})
+    return [...table.candidates(criteria)].filter((row) => test.test(row))
+  }
   const select = (filter: object, options: FindOptions<Doc> | undefined): Array<Row> => {
     const sorted = sortRows(query(filter), options?.sort)
     const skipped = options?.skip ? sorted.slice(options.skip) : sorted
@@ -213,9 +195,8 @@ const makeCollection = <Doc extends Document, Encoded extends object>(spec: Coll
   }
   const insert = (doc: Doc): boolean => {
     const row = encodeDoc(doc)
-    const id = String(row._id)
-    if (table.rows.has(id) || violatesUnique(table, row)) return false
-    table.rows.set(id, row)
+    if (table.rows.has(String(row._id)) || table.conflicts(row)) return false
+    table.write(row)
     return true
   }
   const modify = (
@@ -229,8 +210,8 @@ const makeCollection = <Doc extends Document, Encoded extends object>(spec: Coll
     const draft: Row = inserting ? seedFromFilter(toRow(filter)) : structuredClone(target)
     applyUpdate(draft, toRow(update), inserting)
     if (draft._id === undefined) draft._id = crypto.randomUUID()
-    if (violatesUnique(table, draft)) return "duplicate"
-    table.rows.set(String(draft._id), draft)
+    if (table.conflicts(draft)) return "duplicate"
+    table.write(draft)
     return Option.some({ before: target, after: draft })
   }
   return {
@@ -255,11 +236,29 @@ const makeCollection = <Doc extends Document, Encoded extends object>(spec: Coll
           })
         )
       }),
+    // All or nothing: a change that would break a unique index is a defect (as the MongoDB store reports it).
     updateMany: (filter, update) =>
-      Effect.sync(() => {
-        const rows = query(filter)
-        for (const row of rows) applyUpdate(row, toRow(update), false)
-        return rows.length
+      Effect.suspend(() => {
+        const before = query(filter)
+        const drafts = before.map((row) => {
+          const draft = structuredClone(row)
+          applyUpdate(draft, toRow(update), false)
+          return draft
+        })
+        // Take the old versions out, then write the new ones one by one; on a clash put the old ones back.
+        for (const row of before) table.remove(String(row._id))
+        const written: Array<Row> = []
+        const clash = drafts.some((draft) => {
+          if (table.conflicts(draft)) return true
+          table.write(draft)
+          written.push(draft)
+          return false
+        })
+        if (clash) {
+          for (const row of written) table.remove(String(row._id))
+          for (const row of before) table.write(row)
+        }
+        return clash ? Effect.die(new DuplicateKey({ collection: name })) : Effect.succeed(drafts.length)
       }),
     findOneAndUpdate: (filter, update, options) =>
       Effect.suspend(() => {
@@ -274,40 +273,16 @@ const makeCollection = <Doc extends Document, Encoded extends object>(spec: Coll
     deleteOne: (filter) =>
       Effect.sync(() => {
         const row = query(filter)[0]
-        return row !== undefined && table.rows.delete(String(row._id)) ? 1 : 0
+        return row !== undefined && table.remove(String(row._id)) ? 1 : 0
       }),
     deleteMany: (filter) =>
       Effect.sync(() => {
         const rows = query(filter)
-        for (const row of rows) table.rows.delete(String(row._id))
+        for (const row of rows) table.remove(String(row._id))
         return rows.length
       })
   }
 }
-
-const ttlField = <Doc>(index: Index<Doc>): Option.Option<{ readonly field: string; readonly seconds: number }> => {
-  const [field] = Object.keys(index.keys)
-  return index.expireAfterSeconds === undefined || field === undefined
-    ? Option.none()
-    : Option.some({ field, seconds: index.expireAfterSeconds })
-}
-
-/**
- * Deletes expired documents every `every`: the TTL index a server cannot keep itself (FerretDB answers 238 to
- * `expireAfterSeconds`, and the memory store has no background expiry).
- */
-export const sweepExpired = <Doc>(
-  indexes: ReadonlyArray<Index<Doc>>,
-  deleteOlderThan: (field: string, cutoff: Date) => Effect.Effect<number, unknown>,
-  every: `${number} ${"millis" | "seconds" | "minutes"}`
-) =>
-  Effect.forEach(indexes.flatMap((index) => Option.toArray(ttlField(index))), ({ field, seconds }) =>
-    Clock.currentTimeMillis.pipe(
-      Effect.flatMap((now) => deleteOlderThan(field, new Date(now - seconds * 1000))),
-      Effect.catchAll((error) => Effect.logWarning("TTL sweep failed", error)),
-      Effect.repeat(Schedule.spaced(every)),
-      Effect.forkScoped
-    ), { discard: true })
 
 /** The in-memory `DocumentStore` of the embedded default. */
 export const layerMemory: Layer.Layer<DocumentStore> = Layer.sync(DocumentStore, () => {
@@ -315,10 +290,7 @@ export const layerMemory: Layer.Layer<DocumentStore> = Layer.sync(DocumentStore,
   const tableFor = <Doc extends Document, Encoded extends object>(spec: CollectionSpec<Doc, Encoded>): Table => {
     const existing = tables.get(spec.name)
     if (existing !== undefined) return existing
-    const table: Table = {
-      rows: new Map(),
-      unique: spec.indexes.filter((index) => index.unique === true).map((index) => Object.keys(index.keys))
-    }
+    const table = new Table(spec.indexes)
     tables.set(spec.name, table)
     return table
   }
@@ -330,8 +302,9 @@ export const layerMemory: Layer.Layer<DocumentStore> = Layer.sync(DocumentStore,
         yield* sweepExpired(spec.indexes, (field, cutoff) =>
           Effect.sync(() => {
             let deleted = 0
-            for (const [id, row] of table.rows) {
-              if (matches(row, { [field]: { $lt: cutoff } }) && table.rows.delete(id)) deleted++
+            const expired = new Query({ [field]: { $lt: cutoff } }, {})
+            for (const [id, row] of [...table.rows]) {
+              if (expired.test(row) && table.remove(id)) deleted++
             }
             return deleted
           }), "30 seconds")

@@ -1,4 +1,9 @@
-import { Effect, Metric, MetricState, Option } from "effect"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Config, Context, Effect, Layer, Metric, MetricState, Option } from "effect"
+import { createServer } from "node:http"
 
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
 
@@ -6,6 +11,8 @@ const labels = (tags: ReadonlyArray<{ readonly key: string; readonly value: stri
   const all = [...tags.map((tag) => [tag.key, tag.value] as const), ...Object.entries(extra)]
   return all.length === 0 ? "" : `{${all.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`
 }
+
+const startTimeSeconds = Math.round(Date.now() / 1000 - process.uptime())
 
 /** Every metric of this process in the Prometheus text exposition format. */
 export const prometheus: Effect.Effect<string> = Effect.map(Metric.snapshot, (pairs) => {
@@ -36,5 +43,50 @@ export const prometheus: Effect.Effect<string> = Effect.map(Metric.snapshot, (pa
       lines.push(`${name}_count${labels(tags)} ${state.count}`)
     }
   }
+  // The standard process metrics, so that every program's exposition says it is alive and what it holds.
+  lines.push(
+    "# HELP process_resident_memory_bytes Resident memory size in bytes.",
+    "# TYPE process_resident_memory_bytes gauge",
+    `process_resident_memory_bytes ${process.memoryUsage().rss}`,
+    "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.",
+    "# TYPE process_start_time_seconds gauge",
+    `process_start_time_seconds ${startTimeSeconds}`
+  )
   return `${lines.join("\n")}\n`
 })
+
+/** Where a program's metrics server listens (`METRICS_HOST`, `METRICS_PORT`; 0 lets the kernel pick a port). */
+export const MetricsConfig = (defaultPort: number) =>
+  Config.all({
+    port: Config.integer("METRICS_PORT").pipe(
+      Config.withDefault(defaultPort),
+      Config.validate({ message: "must be a port, 0..65535", validation: (port) => port >= 0 && port <= 65535 })
+    ),
+    host: Config.string("METRICS_HOST").pipe(Config.withDefault("0.0.0.0"))
+  })
+
+/** The running metrics server of this process. */
+export class MetricsServer extends Context.Tag("Herald/MetricsServer")<MetricsServer, { readonly url: string }>() {}
+
+const metricsApp = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+  request.url.split("?")[0] === "/metrics" && (request.method === "GET" || request.method === "HEAD")
+    ? Effect.map(prometheus, (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+    : Effect.succeed(HttpServerResponse.text("not found\n", { status: 404 })))
+
+/**
+ * `GET /metrics` in the Prometheus text format on an internal port of its own: not behind the public proxy, not
+ * rate limited, and answering even while the program's API is busy or not ready.
+ */
+export const serve = (defaultPort: number) =>
+  Layer.unwrapEffect(Effect.map(MetricsConfig(defaultPort), ({ host, port }) =>
+    Layer.scoped(
+      MetricsServer,
+      Effect.gen(function*() {
+        yield* HttpServer.serveEffect(metricsApp)
+        const { address } = yield* HttpServer.HttpServer
+        const host = address._tag !== "TcpAddress" ? "" : address.hostname === "0.0.0.0" || address.hostname === "::" ? "127.0.0.1" : address.hostname
+        const url = address._tag === "TcpAddress" ? `http://${host}:${address.port}/metrics` : "a unix socket"
+        yield* Effect.logInfo(`metrics on ${url}`)
+        return { url }
+      })
+    ).pipe(Layer.provide(NodeHttpServer.layer(createServer, { port, host })))))

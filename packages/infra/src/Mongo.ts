@@ -3,6 +3,7 @@ import { Config, Context, Data, Duration, Effect, Layer, Option, Redacted, Schem
 import {
   type Db,
   type Filter as MongoFilter,
+  MongoBulkWriteError,
   MongoClient,
   MongoNetworkError,
   MongoNotConnectedError,
@@ -11,12 +12,13 @@ import {
   MongoTopologyClosedError,
   type UpdateFilter
 } from "mongodb"
-import { sweepExpired } from "./MemoryStore.ts"
 import { backoff } from "./Retry.ts"
+import * as Secrets from "./Secrets.ts"
 import { type Collection, type CollectionSpec, type Document, DocumentStore, DuplicateKey } from "./Store.ts"
+import { sweepExpired } from "./Ttl.ts"
 
 export const MongoConfig = Config.all({
-  url: Config.redacted("MONGODB_URL"),
+  url: Secrets.url("MONGODB_URL"),
   database: Config.string("MONGODB_DATABASE").pipe(
     Config.withDefault("herald"),
     Config.validate({ message: "must match ^[a-zA-Z0-9_-]{1,63}$", validation: (name) => /^[a-zA-Z0-9_-]{1,63}$/.test(name) })
@@ -106,17 +108,25 @@ const isDuplicateWriteError = (writeError: unknown): writeError is { readonly in
   "code" in writeError && writeError.code === 11000
 
 class MongoDefect extends Data.TaggedError("MongoDefect")<{ readonly cause: unknown }> {}
+class MongoUnavailable extends Data.TaggedError("MongoUnavailable")<{ readonly collection: string; readonly cause: unknown }> {}
 
 const classify = (collection: string) => (error: unknown) =>
   isDuplicate(error)
     ? new DuplicateKey({ collection })
     : isTransient(error)
-    ? unavailable("mongodb", `MongoDB did not answer: ${error instanceof Error ? error.message : String(error)}`)
+    ? new MongoUnavailable({ collection, cause: error })
     : new MongoDefect({ cause: error })
+
+/** The driver's message names internal servers: it goes to the log, and callers (and clients) get a fixed one. */
+const reportUnavailable = (error: MongoUnavailable) =>
+  Effect.zipRight(
+    Effect.logWarning(`MongoDB did not answer (${error.collection}): ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`),
+    Effect.fail(unavailable("mongodb", "the database is unavailable"))
+  )
 
 const runWrite = <A>(collection: string, run: () => Promise<A>): Effect.Effect<A, DuplicateKey | DependencyUnavailable> =>
   Effect.tryPromise({ try: run, catch: classify(collection) }).pipe(
-    Effect.catchTag("MongoDefect", (defect) => Effect.die(defect.cause))
+    Effect.catchTags({ MongoDefect: (defect) => Effect.die(defect.cause), MongoUnavailable: reportUnavailable })
   )
 
 const runRead = <A>(collection: string, run: () => Promise<A>): Effect.Effect<A, DependencyUnavailable> =>
@@ -160,16 +170,21 @@ const makeCollection = <Doc extends Document, Encoded extends object>(
           }).pipe(
             Effect.map((inserted) => ({ inserted, duplicates: [] })),
             Effect.catchAll((error) => {
-              // An unordered bulk insert reports the duplicates it skipped and inserts the rest.
-              if (error instanceof MongoServerError && "insertedCount" in error && Array.isArray(error.writeErrors)) {
-                const writeErrors: ReadonlyArray<unknown> = error.writeErrors
+              if (error instanceof MongoBulkWriteError) {
+                const writeErrors: ReadonlyArray<unknown> = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]
+                // The driver wraps a connection lost mid-command in a bulk error with no write errors: the server
+                // never answered, so nothing can be counted as stored.
+                if (writeErrors.length === 0) {
+                  return reportUnavailable(new MongoUnavailable({ collection: name, cause: error }))
+                }
+                // An unordered bulk insert reports the duplicates it skipped and inserts the rest.
                 const duplicates = writeErrors.flatMap((writeError) =>
                   isDuplicateWriteError(writeError) ? [writeError.index] : []
                 ).sort((a, b) => a - b)
                 if (duplicates.length === writeErrors.length) return Effect.succeed({ inserted: rows.length - duplicates.length, duplicates })
               }
               const classified = classify(name)(error)
-              return classified._tag === "DependencyUnavailable" ? Effect.fail(classified) : Effect.die(error)
+              return classified._tag === "MongoUnavailable" ? reportUnavailable(classified) : Effect.die(error)
             })
           )),
     findOne: (filter) =>
@@ -227,7 +242,8 @@ const ensureIndexes = <Doc extends Document, Encoded extends object>(db: Db, spe
     )).pipe(
       Effect.catchTags({
         DuplicateKey: (error) => Effect.die(error),
-        MongoDefect: (defect) => Effect.die(defect.cause)
+        MongoDefect: (defect) => Effect.die(defect.cause),
+        MongoUnavailable: reportUnavailable
       })
     )
 

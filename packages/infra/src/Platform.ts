@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import * as Amqp from "./Amqp.ts"
 import type { Broker } from "./Broker.ts"
 import * as Cache from "./Cache.ts"
+import * as Idempotency from "./Idempotency.ts"
 import * as MemoryBroker from "./MemoryBroker.ts"
 import * as MemoryStore from "./MemoryStore.ts"
 import * as Mongo from "./Mongo.ts"
@@ -39,16 +40,17 @@ export const store: Layer.Layer<DocumentStore, unknown> = choose(
   MemoryStore.layerMemory
 )
 
-/** Rate limiter, versioned cache and real-time bus on Redis (`REDIS_URL`) or in memory. */
+/** Rate limiter, versioned cache, real-time bus and idempotency records on Redis (`REDIS_URL`) or in memory. */
 export const redisCapabilities = choose(
   Redis.isConfigured,
   "Redis (REDIS_URL)",
   Layer.mergeAll(
     RateLimiter.layerRedis({ timeout: "150 millis" }),
     Cache.layerRedis,
-    Realtime.layerRedis
+    Realtime.layerRedis,
+    Idempotency.layerRedis({ timeout: "500 millis" })
   ).pipe(Layer.provide(Redis.layerConfig)),
-  Layer.mergeAll(RateLimiter.layerMemory, Cache.layerMemory, Realtime.layerMemory)
+  Layer.mergeAll(RateLimiter.layerMemory, Cache.layerMemory, Realtime.layerMemory, Idempotency.layerMemory)
 )
 
 /** The broker on RabbitMQ (`AMQP_URL`) or in memory. */

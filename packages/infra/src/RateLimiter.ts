@@ -5,7 +5,8 @@ import { awaitReply, command, Redis } from "./Redis.ts"
 /**
  * Fixed-window counters: each key has a window that starts with its first hit and lasts `windowMs`. Each hit is
  * counted atomically (inside a Lua script on Redis), so N concurrent hits on a budget of B admit exactly min(N, B),
- * however many gateways share the server. Rejected hits count too; they do not extend the window.
+ * however many gateways share the server. Rejected hits count too; they do not extend the window. `peek` reads a
+ * window without counting (and without creating it): for limits that count only some outcomes, such as failures.
  */
 export interface Decision {
   readonly allowed: boolean
@@ -19,6 +20,8 @@ export interface Decision {
 
 export class RateLimiter extends Context.Tag("Herald/RateLimiter")<RateLimiter, {
   readonly hit: (key: string, limit: number, windowMs: number) => Effect.Effect<Decision, DependencyUnavailable>
+  /** The window of `key` as it stands, this call not counted (count 0 when no window is open). */
+  readonly peek: (key: string, limit: number, windowMs: number) => Effect.Effect<Decision, DependencyUnavailable>
 }>() {}
 
 export const decide = (count: number, limit: number, resetMs: number): Decision => ({
@@ -29,16 +32,25 @@ export const decide = (count: number, limit: number, resetMs: number): Decision 
   resetMs: Math.max(0, resetMs)
 })
 
-// For each key in turn: INCR, then start the window if this hit opened it (or if a key somehow lost its expiry).
-// One script call carries many checks (see `layerRedis`); a key named twice counts twice, in order.
+// For each key in turn: INCR, then start the window if this hit opened it (or if a key somehow lost its expiry);
+// a peek (its window given as a negative number) only reads. One script call carries many checks (see
+// `layerRedis`); a key named twice counts twice, in order.
 const hitScript = `
 local replies = {}
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  local ttl = redis.call('PTTL', key)
-  if ttl < 0 then
-    redis.call('PEXPIRE', key, ARGV[i])
-    ttl = tonumber(ARGV[i])
+  local window = tonumber(ARGV[i])
+  local count, ttl
+  if window < 0 then
+    count = tonumber(redis.call('GET', key) or '0')
+    ttl = redis.call('PTTL', key)
+    if ttl < 0 then ttl = -window end
+  else
+    count = redis.call('INCR', key)
+    ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      redis.call('PEXPIRE', key, window)
+      ttl = window
+    end
   end
   replies[2 * i - 1] = count
   replies[2 * i] = ttl
@@ -52,6 +64,7 @@ const isReplyFor = (reply: unknown, checks: number): reply is ReadonlyArray<numb
 interface WaitingCheck {
   readonly key: string
   readonly limit: number
+  /** Negative for a peek. */
   readonly windowMs: number
   readonly resume: (outcome: Effect.Effect<Decision, DependencyUnavailable>) => void
 }
@@ -98,12 +111,14 @@ export const layerRedis = (options: { readonly timeout: Duration.DurationInput }
         waiting = []
         for (let start = 0; start < batch.length; start += maxChecksPerCall) send(batch.slice(start, start + maxChecksPerCall))
       }
+      const check = (key: string, limit: number, windowMs: number) =>
+        Effect.async<Decision, DependencyUnavailable>((resume) => {
+          waiting.push({ key: `${redis.prefix}rl:${key}`, limit, windowMs, resume })
+          if (waiting.length === 1) setImmediate(flush)
+        })
       return RateLimiter.of({
-        hit: (key, limit, windowMs) =>
-          Effect.async<Decision, DependencyUnavailable>((resume) => {
-            waiting.push({ key: `${redis.prefix}rl:${key}`, limit, windowMs, resume })
-            if (waiting.length === 1) setImmediate(flush)
-          })
+        hit: (key, limit, windowMs) => check(key, limit, Math.max(1, windowMs)),
+        peek: (key, limit, windowMs) => check(key, limit, -Math.max(1, windowMs))
       })
     })
   )
@@ -128,6 +143,13 @@ export const layerMemory: Layer.Layer<RateLimiter> = Layer.scoped(
           window.count += 1
           windows.set(key, window)
           return decide(window.count, limit, window.resetAt - now)
+        }),
+      peek: (key, limit, windowMs) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const current = windows.get(key)
+          return current === undefined || current.resetAt <= now
+            ? decide(0, limit, windowMs)
+            : decide(current.count, limit, current.resetAt - now)
         })
     })
   })

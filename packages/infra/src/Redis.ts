@@ -3,9 +3,10 @@ import { Config, Context, Data, Duration, Effect, Either, Layer, Option, Redacte
 import { Redis as IORedis } from "ioredis"
 import { describeUrl } from "./Mongo.ts"
 import { backoff } from "./Retry.ts"
+import * as Secrets from "./Secrets.ts"
 
 export const RedisConfig = Config.all({
-  url: Config.redacted("REDIS_URL"),
+  url: Secrets.url("REDIS_URL"),
   prefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault("herald:")),
   connectRetries: Config.integer("REDIS_CONNECT_RETRIES").pipe(Config.withDefault(5))
 })

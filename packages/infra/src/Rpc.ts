@@ -5,15 +5,16 @@ import * as Socket from "@effect/platform/Socket"
 import { RpcClient, RpcClientError, type RpcGroup, type RpcMessage, RpcSerialization, RpcServer } from "@effect/rpc"
 import type * as Rpc from "@effect/rpc/Rpc"
 import { type DependencyUnavailable, unavailable } from "@herald/domain/Errors"
-import { Config, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import { WebSocket as NodeWebSocket } from "ws"
 import { backoff, forever } from "./Retry.ts"
+import * as Secrets from "./Secrets.ts"
 
 /**
  * Internal RPC between the gateway and the services: Effect RPC over one long-lived WebSocket per service client,
- * requests multiplexed on it, NDJSON-framed, guarded by a shared secret (checked on the upgrade request) when
- * `RPC_SECRET` is set (always, in the all-in-one process).
+ * requests multiplexed on it, NDJSON-framed, guarded by a shared secret checked on the upgrade request: `RPC_SECRET`,
+ * required by every program but the all-in-one one (which makes its own).
  *
  * Why a socket and not a POST per call: measured on this project's 2-core machine, Effect RPC's HTTP protocol
  * cost ~3 ms of CPU per call (client and server together: a request, a streamed response, an aborted body), the
@@ -22,7 +23,8 @@ import { backoff, forever } from "./Retry.ts"
 
 export const secretHeader = "x-herald-rpc-secret"
 
-export const RpcSecret = Config.option(Config.redacted("RPC_SECRET"))
+/** The shared secret of services run apart: a missing or placeholder one stops start-up (they listen on 0.0.0.0). */
+export const RpcSecret = Secrets.required("RPC_SECRET")
 
 const sameSecret = (given: string, expected: string): boolean => {
   const a = Buffer.from(given)

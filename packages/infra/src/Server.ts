@@ -3,8 +3,9 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Readiness } from "@herald/domain/Health"
-import { Config, Context, Effect, Layer } from "effect"
+import { Config, Context, Effect, Layer, Option } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import * as Metrics from "./Metrics.ts"
 import * as Rpc from "./Rpc.ts"
 
 /** How a service reports its readiness: the same report answers `GET /ready` and its `Ready` RPC. */
@@ -75,18 +76,19 @@ export const serveWithOwnRouter = <A, E, R>(routes: Layer.Layer<A, E, R>) =>
 
 /**
  * An internal service's HTTP server on `PORT` (default `defaultPort`): its routes, `/health` and `/ready` from its
- * readiness, and the shared-secret guard of its RPC endpoints.
+ * readiness, and the shared-secret guard of its RPC endpoints; and its metrics on `METRICS_PORT` (`defaultMetricsPort`).
  */
 export const serveInternal = <A, E, R, E2, R2>(options: {
   readonly routes: Layer.Layer<A, E, R>
   readonly readiness: Layer.Layer<ServiceReadiness, E2, R2>
   readonly defaultPort: number
+  readonly defaultMetricsPort: number
 }) =>
   HttpLayerRouter.serve(
     Layer.mergeAll(
       options.routes,
       healthRoutes.pipe(Layer.provide(options.readiness)),
-      Layer.unwrapEffect(Effect.map(Rpc.RpcSecret, Rpc.secretMiddleware))
+      Layer.unwrapEffect(Effect.map(Rpc.RpcSecret, (secret) => Rpc.secretMiddleware(Option.some(secret))))
     ),
     { disableLogger: true }
-  ).pipe(Layer.provide(listen(options.defaultPort)))
+  ).pipe(Layer.provide(listen(options.defaultPort)), Layer.merge(Metrics.serve(options.defaultMetricsPort)))

@@ -2,7 +2,7 @@ import { NotificationsRpc } from "@herald/domain/NotificationsRpc"
 import { TasksRpc } from "@herald/domain/TasksRpc"
 import { UsersRpc } from "@herald/domain/UsersRpc"
 import * as Rpc from "./Rpc.ts"
-import { Config, Context, Effect, Layer, type Option, type Redacted } from "effect"
+import { Config, Context, Effect, Layer, Option, type Redacted } from "effect"
 
 /**
  * Clients of the services' internal RPC: where the services listen (`USERS_URL`, `TASKS_URL`,
@@ -20,7 +20,7 @@ export class ServiceUrls extends Context.Tag("Herald/ServiceUrls")<ServiceUrls, 
       users: Config.string("USERS_URL").pipe(Config.withDefault("http://127.0.0.1:8081/rpc/users")),
       tasks: Config.string("TASKS_URL").pipe(Config.withDefault("http://127.0.0.1:8082/rpc/tasks")),
       notifications: Config.string("NOTIFICATIONS_URL").pipe(Config.withDefault("http://127.0.0.1:8083/rpc/notifications")),
-      secret: Rpc.RpcSecret
+      secret: Config.map(Rpc.RpcSecret, Option.some)
     })
   )
 }

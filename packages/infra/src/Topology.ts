@@ -25,10 +25,20 @@ export const RetryDelays = Config.array(Config.integer(), "RETRY_DELAYS_MS").pip
   Config.validate({ message: "must be positive integers", validation: (delays) => delays.length > 0 && delays.every((d) => d > 0) })
 )
 
+/**
+ * Redeliveries a quorum queue allows before parking a message: a bound that survives a consumer process that dies
+ * on a message (the pool's own crash count dies with it). Generous, since a lost connection also redelivers.
+ */
+export const defaultDeliveryLimit = 20
+
 export const consumerQueues = (
   main: string,
   bindings: QueueSpec["bindings"],
-  options: { readonly retryDelaysMs: ReadonlyArray<number>; readonly singleActiveConsumer?: boolean }
+  options: {
+    readonly retryDelaysMs: ReadonlyArray<number>
+    readonly singleActiveConsumer?: boolean
+    readonly deliveryLimit?: number
+  }
 ): ConsumerQueues => {
   const dlq = `${main}.dlq`
   const retryName = (delay: number) => `${main}.retry.${delay}ms`
@@ -43,6 +53,7 @@ export const consumerQueues = (
         bindings,
         // A message the consumer rejects outright (it never does; a crash loop might) is parked, not dropped.
         deadLetter: { exchange: "", routingKey: dlq },
+        deliveryLimit: options.deliveryLimit ?? defaultDeliveryLimit,
         ...(options.singleActiveConsumer ? { singleActiveConsumer: true } : {})
       },
       ...delays.map((delay): QueueSpec => ({

@@ -1,4 +1,5 @@
 import { describe, expect, layer } from "@effect/vitest"
+import { unavailable } from "@herald/domain/Errors"
 import { servers, uniqueName } from "@herald/testing/Env"
 import { Chunk, Data, Duration, Effect, type Layer, Redacted, Ref, Stream } from "effect"
 import * as Amqp from "../src/Amqp.ts"
@@ -69,6 +70,36 @@ const suite = (name: string, broker: Layer.Layer<Broker, unknown>) =>
         for (const key of keys) {
           expect(all.filter(([k]) => k === key).map(([, seq]) => seq)).toEqual(Array.from({ length: 30 }, (_, i) => i))
         }
+      }))
+
+    it.scoped("a dependency outage holds the message without using up its attempts: nothing is retried or parked", () =>
+      Effect.gen(function*() {
+        const { publish, queues } = yield* setup("outage")
+        const calls = yield* Ref.make(0)
+        const stored = yield* Ref.make<ReadonlyArray<string>>([])
+        const pool = yield* ConsumerPool.run({
+          name: "outage",
+          queues,
+          prefetch: 8,
+          workers: 2,
+          mailboxSize: 4,
+          maxAttempts: 2,
+          keyOf,
+          // The database is down for the first four calls, twice `maxAttempts`.
+          handle: (d) =>
+            Ref.updateAndGet(calls, (n) => n + 1).pipe(
+              Effect.flatMap((n) =>
+                n <= 4
+                  ? Effect.fail(unavailable("mongodb"))
+                  : Ref.update(stored, (all) => [...all, String(field(d.body, "seq"))])
+              )
+            )
+        })
+        yield* Effect.forEach([1, 2, 3], (seq) => publish("ann", { seq }, `outage-${seq}`), { discard: true })
+        const stats = yield* poll(pool.stats, (s) => s.handled === 3)
+        expect(stats.retried).toBe(0)
+        expect(stats.deadLettered).toBe(0)
+        expect(yield* Ref.get(stored)).toEqual(["1", "2", "3"])
       }))
 
     it.scoped("a failing message is retried after delays, then parked with its reason; the rest keep flowing", () =>
@@ -247,6 +278,37 @@ const suite = (name: string, broker: Layer.Layer<Broker, unknown>) =>
         yield* Effect.forEach(remaining, (d) => d.ack)
       }))
   })
+
+const quorum = Amqp.layer({ url: Redacted.make(servers().amqpUrl), connectRetries: 2, queueType: "quorum", connectionName: "herald-test" })
+
+layer(quorum, { timeout: Duration.seconds(30), excludeTestServices: true })("ConsumerPool on quorum queues", (it) => {
+  it.scoped("a message its consumers keep dying on is parked by the broker's delivery limit, whatever the process counted", () =>
+    Effect.gen(function*() {
+      const broker = yield* Broker
+      const exchange = uniqueName("limit_x")
+      const queues = consumerQueues(uniqueName("limit"), [{ exchange, pattern: "#" }], { retryDelaysMs: [100], deliveryLimit: 2 })
+      yield* broker.declare({ exchanges: [{ name: exchange, type: "topic" }], queues: queues.queues })
+      yield* broker.publish({ exchange, routingKey: "test.event", body: JSON.stringify({ key: "ann" }), messageId: "doomed" })
+      const deaths = yield* Ref.make(0)
+      // The pool's own crash count never triggers here (a process that dies on the message loses it anyway).
+      yield* ConsumerPool.run({
+        name: "limit",
+        queues,
+        prefetch: 1,
+        workers: 1,
+        mailboxSize: 1,
+        maxAttempts: 1_000,
+        keyOf,
+        handle: () => Effect.zipRight(Ref.update(deaths, (n) => n + 1), Effect.dieMessage("the process would die here"))
+      })
+      const parked = yield* broker.consume(queues.dlq, { prefetch: 1 })
+      const [message] = yield* Stream.runCollect(Stream.take(parked.deliveries, 1)).pipe(Effect.map(Chunk.toArray))
+      expect(message?.messageId).toBe("doomed")
+      yield* Effect.forEach([message], (d) => d?.ack ?? Effect.void)
+      // The first delivery and two redeliveries: then the broker parks it.
+      expect(yield* Ref.get(deaths)).toBe(3)
+    }))
+})
 
 describe("ConsumerPool", () => {
   suite("RabbitMQ", Amqp.layer({ url: Redacted.make(servers().amqpUrl), connectRetries: 2, queueType: "classic", connectionName: "herald-test" }))

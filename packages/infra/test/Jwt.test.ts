@@ -27,6 +27,12 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("bas
 
 const claimsOf = (token: string) => jose.decodeJwt(token)
 
+/** A new Ed25519 private key, as `JWT_PRIVATE_KEY` holds it. */
+const freshPem = Effect.promise(async () => {
+  const { privateKey } = await jose.generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true })
+  return jose.exportPKCS8(privateKey)
+})
+
 describe("access tokens", () => {
   it.live("a token the signer issued verifies, with its user, family and id", () =>
     Effect.gen(function*() {
@@ -119,5 +125,59 @@ describe("access tokens", () => {
       yield* Effect.sleep("350 millis")
       expect((yield* verifier.verify(token)).userId).toBe(userId)
       expect(yield* Ref.get(fetches)).toBe(2)
+    }))
+
+  it.live("a generated key is named by its thumbprint whatever JWT_KEY_ID says; JWT_KEY_ID names a configured key", () =>
+    Effect.gen(function*() {
+      const generated = yield* setup({ JWT_KEY_ID: "herald-1" })
+      const kid = jose.decodeProtectedHeader((yield* generated.signer.sign({ userId, familyId })).token).kid
+      const published = generated.signer.jwks.keys[0]
+      if (published === undefined) return yield* Effect.dieMessage("no published key")
+      const { crv, kty, x } = published
+      if (crv === undefined || x === undefined) return yield* Effect.dieMessage("not an OKP key")
+      expect(kid).toBe(yield* Effect.promise(() => jose.calculateJwkThumbprint({ kty, crv, x })))
+      expect(published.kid).toBe(kid)
+      const configured = yield* setup({ JWT_KEY_ID: "herald-1", JWT_PRIVATE_KEY: yield* freshPem })
+      expect(jose.decodeProtectedHeader((yield* configured.signer.sign({ userId, familyId })).token).kid).toBe("herald-1")
+    }))
+
+  it.live("a key replaced under the same kid is fetched again after a signature failure, at most so often", () =>
+    Effect.gen(function*() {
+      const { fetches, jwks, signer, verifier } = yield* setup({ JWT_KEY_ID: "herald-1", JWT_PRIVATE_KEY: yield* freshPem })
+      yield* verifier.verify((yield* signer.sign({ userId, familyId })).token)
+      expect(yield* Ref.get(fetches)).toBe(1)
+      // The signer restarts with another key under the same id, and publishes only that one.
+      const replaced = yield* setup({ JWT_KEY_ID: "herald-1", JWT_PRIVATE_KEY: yield* freshPem })
+      yield* Ref.set(jwks, replaced.signer.jwks)
+      const { token } = yield* replaced.signer.sign({ userId, familyId })
+      expect(jose.decodeProtectedHeader(token).kid).toBe("herald-1")
+      expect((yield* Effect.flip(verifier.verify(token)))._tag).toBe("Unauthorized")
+      expect(yield* Ref.get(fetches)).toBe(1)
+      yield* Effect.sleep("350 millis")
+      expect((yield* verifier.verify(token)).userId).toBe(userId)
+      expect(yield* Ref.get(fetches)).toBe(2)
+      // Bad signatures under the known id do not make a fetch each: one per interval at most.
+      const [header, payload] = token.split(".")
+      yield* Effect.sleep("350 millis")
+      for (let i = 0; i < 5; i++) {
+        expect((yield* Effect.flip(verifier.verify(`${header}.${payload}.${b64(`forged-${i}`)}`)))._tag).toBe("Unauthorized")
+      }
+      expect(yield* Ref.get(fetches)).toBe(3)
+    }))
+
+  it.live("while the keys were never fetched, an unreachable key source is DependencyUnavailable, not Unauthorized", () =>
+    Effect.gen(function*() {
+      const signer = yield* TokenSigner.pipe(Effect.provide(layerSigner), Effect.provide(withConfig({})))
+      const up = yield* Ref.make(false)
+      const source = Effect.flatMap(Ref.get(up), (isUp) => isUp ? Effect.succeed(signer.jwks) : Effect.fail("connection refused"))
+      const verifier = yield* makeVerifier(source, { refreshInterval: "300 millis" }).pipe(Effect.provide(withConfig({})))
+      const { token } = yield* signer.sign({ userId, familyId })
+      const down = yield* Effect.flip(verifier.verify(token))
+      expect(down._tag).toBe("DependencyUnavailable")
+      yield* Ref.set(up, true)
+      expect((yield* verifier.verify(token)).userId).toBe(userId)
+      // Once keys are held, a source that goes away again does not turn bad tokens into 503s.
+      yield* Ref.set(up, false)
+      expect((yield* Effect.flip(verifier.verify(`${token}x`)))._tag).toBe("Unauthorized")
     }))
 })

@@ -1,11 +1,17 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { servers, uniqueName } from "@herald/testing/Env"
-import { startRedis } from "@herald/testing/Processes"
+import { findBinary, freePort, startRedis, waitForPort } from "@herald/testing/Processes"
 import { Chunk, Context, Duration, Effect, FastCheck as fc, Fiber, Layer, Option, Redacted, Schedule, Stream, TestClock } from "effect"
 import * as Cache from "../src/Cache.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
 import * as Realtime from "../src/Realtime.ts"
 import * as Redis from "../src/Redis.ts"
+import * as Revocations from "../src/Revocations.ts"
+import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 const redisConfig = (url: string, connectRetries = 2) => ({
   url: Redacted.make(url),
@@ -75,6 +81,19 @@ const contract = (
         yield* elapse(400)
         const afterReset = yield* limiter.hit("reset", 1, 300)
         expect(afterReset).toMatchObject({ allowed: true, count: 1 })
+      }))
+
+    it.effect("a peek reads a window without counting and without opening one", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.RateLimiter
+        const unopened = yield* limiter.peek("peek", 2, 60_000)
+        expect(unopened).toMatchObject({ count: 0, allowed: true, remaining: 2 })
+        yield* elapse(50)
+        // Nothing was opened: the first hit starts a full window.
+        const [first, peeked, second] = yield* Effect.all([limiter.hit("peek", 2, 60_000), limiter.peek("peek", 2, 60_000), limiter.hit("peek", 2, 60_000)])
+        expect([first?.count, peeked?.count, second?.count]).toEqual([1, 1, 2])
+        expect(first.resetMs).toBeGreaterThan(59_000)
+        expect(yield* limiter.peek("peek", 2, 60_000)).toMatchObject({ count: 2, remaining: 0 })
       }))
 
     it.effect("the cache never replaces a newer version with an older one", () =>
@@ -252,3 +271,46 @@ describe("Redis connection", () => {
     }).pipe(Effect.scoped), { timeout: 30_000 })
 })
 
+
+describe("Redis as shipped (infra/redis/redis.conf)", () => {
+  it.live("under memory pressure a flood of limiter keys never evicts revocation markers or counters", () =>
+    Effect.gen(function*() {
+      const binary = findBinary("redis-server")
+      if (binary === undefined) return yield* Effect.dieMessage("redis-server was not found on PATH")
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => mkdtemp(join(tmpdir(), "herald-redis-conf-"))),
+        (path) => Effect.promise(() => rm(path, { recursive: true, force: true }))
+      )
+      const port = yield* Effect.promise(freePort)
+      // The shipped file, then what a test run needs; later lines win, and the eviction policy is left as shipped.
+      const shipped = readFileSync(new URL("../../../infra/redis/redis.conf", import.meta.url), "utf8")
+      const conf = join(dir, "redis.conf")
+      yield* Effect.promise(() =>
+        writeFile(conf, `${shipped}\nport ${port}\nbind 127.0.0.1\ndir ${dir}\nappendonly no\nmaxmemory 3mb\n`))
+      yield* Effect.acquireRelease(
+        Effect.sync(() => spawn(binary, [conf], { stdio: "ignore" })),
+        (child) => Effect.sync(() => child.kill("SIGKILL"))
+      )
+      yield* Effect.promise(() => waitForPort(port))
+      const capabilities = yield* Layer.build(
+        Layer.mergeAll(RateLimiter.layerRedis({ timeout: "2 seconds" }), Cache.layerRedis).pipe(
+          Layer.provide(Redis.layer(redisConfig(`redis://127.0.0.1:${port}`), { required: true }))
+        )
+      )
+      const limiter = Context.get(capabilities, RateLimiter.RateLimiter)
+      const cache = Context.get(capabilities, Cache.VersionedCache)
+      // A revoked family and a counter with short lives: the first to go under a TTL-based eviction policy.
+      yield* Revocations.markRevoked(cache, "fam_revoked", Duration.minutes(1))
+      yield* Effect.forEach([1, 2, 3], () => limiter.hit("auth-ip:192.0.2.1", 10, 60_000))
+      // One limiter key per distinct email, with longer windows, far past maxmemory.
+      const refused = yield* Effect.forEach(Array.from({ length: 60 }), (_, round) =>
+        Effect.forEach(Array.from({ length: 500 }), (_, i) =>
+          limiter.hit(`auth-email:flood-${round}-${i}-${"x".repeat(40)}@example.com`, 10, 30 * 60_000).pipe(
+            Effect.match({ onFailure: () => 1, onSuccess: () => 0 })
+          ), { concurrency: "unbounded" }).pipe(Effect.map((outcomes) => outcomes.reduce((a, b) => a + b, 0))))
+      expect(yield* Revocations.isRevoked(cache, "fam_revoked")).toBe(true)
+      expect((yield* limiter.peek("auth-ip:192.0.2.1", 10, 60_000)).count).toBe(3)
+      // The flood was refused (writes fail loudly) rather than making room by forgetting state.
+      expect(refused.reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+})

@@ -1,8 +1,9 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { mongoStore, servers, uniqueName } from "@herald/testing/Env"
-import { Effect, Exit, type Layer, Option, Redacted, Schema, TestClock } from "effect"
+import { startFerretDb } from "@herald/testing/Processes"
+import { Effect, Exit, Layer, Option, Redacted, Schema, TestClock } from "effect"
 import * as MemoryStore from "../src/MemoryStore.ts"
-import { connect } from "../src/Mongo.ts"
+import { connect, layerStore, MongoDatabase } from "../src/Mongo.ts"
 import { DocumentStore } from "../src/Store.ts"
 
 const Item = Schema.Struct({
@@ -68,7 +69,8 @@ const contract = (name: string, store: Layer.Layer<DocumentStore>) =>
         expect(results.filter(Exit.isSuccess)).toHaveLength(1)
         const failures = results.filter(Exit.isFailure)
         expect(failures).toHaveLength(19)
-        expect(yield* Effect.flip(items.insertOne(item("c0")))).toMatchObject({ _tag: "DuplicateKey" })
+        // Whichever won (not necessarily the first sent), the key stays taken.
+        expect(yield* Effect.flip(items.insertOne(item("late", { email: "same@x.io" })))).toMatchObject({ _tag: "DuplicateKey" })
       }))
 
     it.scoped("a compare-and-set update matches only the expected version", () =>
@@ -108,17 +110,39 @@ const contract = (name: string, store: Layer.Layer<DocumentStore>) =>
           item("q3", { rank: 3, note: "n" }),
           item("q4", { rank: 4, at: new Date("2031-01-01T00:00:00.000Z") })
         ])
-        yield* items.updateMany({ _id: { $ne: "q1" } }, { $unset: { email: true } })
+        // One document without its unique field: MongoDB indexes a missing field as null, so only one may lack it.
+        yield* items.updateMany({ _id: "q2" }, { $unset: { email: true } })
         const ids = (docs: ReadonlyArray<Item>) => docs.map((d) => d._id)
         expect(ids(yield* items.find({ rank: { $gte: 2, $lt: 4 } }, { sort: { rank: 1 } }))).toEqual(["q2", "q3"])
         expect(ids(yield* items.find({ _id: { $in: ["q1", "q4", "zz"] } }, { sort: { _id: -1 } }))).toEqual(["q4", "q1"])
-        expect(ids(yield* items.find({ email: null }, { sort: { _id: 1 } }))).toEqual(["q2", "q3", "q4"])
-        expect(ids(yield* items.find({ email: { $exists: true } }))).toEqual(["q1"])
+        expect(ids(yield* items.find({ email: null }, { sort: { _id: 1 } }))).toEqual(["q2"])
+        expect(ids(yield* items.find({ email: { $exists: true } }, { sort: { _id: 1 } }))).toEqual(["q1", "q3", "q4"])
         expect(ids(yield* items.find({ owner: { $ne: "bob" }, note: null }, { sort: { rank: -1 } }))).toEqual(["q4", "q1"])
         expect(ids(yield* items.find({ $or: [{ owner: "bob" }, { note: "n" }] }, { sort: { rank: 1 } }))).toEqual(["q2", "q3"])
         expect(ids(yield* items.find({ at: { $gt: new Date("2030-06-01T00:00:00.000Z") } }))).toEqual(["q4"])
         expect(ids(yield* items.find({}, { sort: { rank: -1 }, skip: 1, limit: 2 }))).toEqual(["q3", "q2"])
         expect(yield* items.count({ owner: "ann" })).toBe(3)
+      }))
+
+    it.scoped("an updateMany that would break a unique index fails, and the index still holds", () =>
+      Effect.gen(function*() {
+        const items = yield* open("many_unique")
+        yield* items.insertMany([item("u1", { rank: 1 }), item("u2", { rank: 1 }), item("u3", { rank: 2 })])
+        const exit = yield* Effect.exit(items.updateMany({ rank: 1 }, { $set: { email: "same@x.io" } }))
+        expect(Exit.isFailure(exit)).toBe(true)
+        const emails = (yield* items.find({})).map((d) => d.email)
+        expect(new Set(emails).size).toBe(emails.length)
+      }))
+
+    it.scoped("a large insertMany with duplicates among its own documents keeps the first of each key", () =>
+      Effect.gen(function*() {
+        const items = yield* open("many_dupes")
+        const docs = Array.from({ length: 3_000 }, (_, i) => item(`d${i}`, { email: `k${i % 1_000}@x.io`, rank: i }))
+        const result = yield* items.insertMany(docs)
+        expect(result.inserted).toBe(1_000)
+        expect(result.duplicates).toEqual(Array.from({ length: 2_000 }, (_, i) => i + 1_000))
+        expect(yield* items.count({ rank: { $lt: 1_000 } })).toBe(1_000)
+        expect(Option.map(yield* items.findOne({ email: "k7@x.io" }), (d) => d._id)).toEqual(Option.some("d7"))
       }))
 
     it.scoped("findOneAndUpdate returns the document before or after, and upserts with $setOnInsert", () =>
@@ -201,4 +225,31 @@ describe("MongoDB connection", () => {
       // Three attempts with backoff between them, each failing fast: a retry happened, and it was bounded.
       expect(Date.now() - started).toBeGreaterThan(200)
     }))
+})
+
+describe("MongoDB outages", () => {
+  it.live("a bulk insert the server never answered fails as unavailable, never as stored", () =>
+    Effect.gen(function*() {
+      const ferret = yield* Effect.acquireRelease(Effect.promise(() => startFerretDb()), (server) => Effect.promise(() => server.stop()))
+      const database = Layer.scoped(
+        MongoDatabase,
+        connect({ url: Redacted.make(`${ferret.url}&socketTimeoutMS=1500`), database: uniqueName("outage"), connectRetries: 1 }).pipe(
+          Effect.orDie
+        )
+      )
+      yield* Effect.gen(function*() {
+        const store = yield* DocumentStore
+        const items = yield* store.collection({ ...spec, name: "outage_items" })
+        yield* items.insertMany([item("before")])
+        // Frozen mid-command: the driver loses the connection inside the bulk operation.
+        ferret.pause()
+        const exit = yield* Effect.exit(items.insertMany([item("a"), item("b")]))
+        ferret.resume()
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isFailure(exit)) expect(String(exit.cause)).toContain("DependencyUnavailable")
+        // Trying again stores what the lost call did not (a duplicate for what it did).
+        yield* items.insertMany([item("a"), item("b")]).pipe(Effect.retry({ times: 5 }))
+        expect((yield* items.find({}, { sort: { _id: 1 } })).map((d) => d._id)).toEqual(["a", "b", "before"])
+      }).pipe(Effect.provide(layerStore.pipe(Layer.provide(database))))
+    }).pipe(Effect.scoped), 60_000)
 })

@@ -75,37 +75,111 @@ const stopProcess = (child: ChildProcess): Promise<void> =>
     child.kill("SIGTERM")
   })
 
-const goBin = (): ReadonlyArray<string> => {
+export const goBin = (): ReadonlyArray<string> => {
   const home = process.env.HOME ?? "/root"
   return [process.env.GOBIN, process.env.GOPATH ? join(process.env.GOPATH, "bin") : undefined, join(home, "go", "bin")]
     .filter((folder): folder is string => folder !== undefined)
 }
 
-/** FerretDB v1.24 (SQLite handler) in a fresh temporary folder on a free port. */
-export const startFerretDb = async (): Promise<Server & { readonly pid: number | undefined }> => {
+/** The PostgreSQL server FerretDB keeps its data in: `FERRETDB_POSTGRESQL_URL`, or the local one. */
+const postgresServerUrl = (): URL => {
+  const given = process.env.FERRETDB_POSTGRESQL_URL
+  return new URL(given !== undefined && given !== "" ? given : "postgres://postgres@127.0.0.1:5432/postgres")
+}
+
+const psql = (server: URL, sql: string) => {
+  const binary = findBinary("psql", ["/usr/bin", "/usr/lib/postgresql/15/bin"])
+  if (binary === undefined) throw new MissingBinary("psql", "Install it (Debian: `apt-get install postgresql-client`).")
+  const admin = new URL(server.href)
+  admin.pathname = "/postgres"
+  return run(binary, [admin.href, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { timeout: 30_000 })
+}
+
+type FerretBackend =
+  | { readonly kind: "postgresql"; readonly url: string; readonly drop: () => Promise<void> }
+  | { readonly kind: "sqlite"; readonly dir: string; readonly drop: () => Promise<void> }
+
+/**
+ * A PostgreSQL database of its own on the PostgreSQL server (FerretDB's primary backend), dropped by `drop`; the
+ * SQLite backend in a temporary folder when no PostgreSQL answers (its updates scan tables: FERRETDB.md).
+ */
+const ferretBackend = async (): Promise<FerretBackend> => {
+  const server = postgresServerUrl()
+  const name = `herald_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+  try {
+    await psql(server, `CREATE DATABASE ${name}`)
+    const url = new URL(server.href)
+    url.pathname = `/${name}`
+    return {
+      kind: "postgresql",
+      url: url.href,
+      drop: () => psql(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined)
+    }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error)
+    console.warn(`herald: no PostgreSQL answered at ${server.host} (${reason}); FerretDB falls back to its SQLite backend`)
+    const dir = await mkdtemp(join(tmpdir(), "herald-ferretdb-"))
+    return { kind: "sqlite", dir, drop: () => rm(dir, { recursive: true, force: true }) }
+  }
+}
+
+/**
+ * FerretDB v1.24 on a free port, on a PostgreSQL database of its own (or SQLite as a fallback). `kill` is a crash
+ * (SIGKILL) and `restart` starts it again on the same port and data, for outage tests.
+ */
+export const startFerretDb = async (): Promise<
+  Server & {
+    readonly pid: number | undefined
+    readonly backend: "postgresql" | "sqlite"
+    readonly kill: () => Promise<void>
+    readonly restart: () => Promise<void>
+    /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
+    readonly pause: () => void
+    readonly resume: () => void
+  }
+> => {
   const binary = process.env.FERRETDB_BIN ?? findBinary("ferretdb", goBin())
   if (binary === undefined) {
     throw new MissingBinary("ferretdb", "Build it once with `bash infra/scripts/build-ferretdb.sh` (needs Go), or set MONGODB_URL.")
   }
-  const dir = await mkdtemp(join(tmpdir(), "herald-ferretdb-"))
+  const backend = await ferretBackend()
   const port = await freePort()
-  const child = spawn(binary, [
-    "--handler=sqlite",
-    `--sqlite-url=file:${dir}/`,
-    `--listen-addr=127.0.0.1:${port}`,
-    "--state-dir=-",
-    "--debug-addr=-",
-    "--telemetry=disable",
-    "--log-level=error"
-  ], { stdio: ["ignore", "ignore", "inherit"] })
-  await waitForPort(port)
+  const launch = async () => {
+    const child = spawn(binary, [
+      ...(backend.kind === "postgresql"
+        ? ["--handler=postgresql", `--postgresql-url=${backend.url}`]
+        : ["--handler=sqlite", `--sqlite-url=file:${backend.dir}/`]),
+      `--listen-addr=127.0.0.1:${port}`,
+      "--state-dir=-",
+      "--debug-addr=-",
+      "--telemetry=disable",
+      "--log-level=error"
+    ], { stdio: ["ignore", "ignore", "inherit"] })
+    await waitForPort(port)
+    return child
+  }
+  let child = await launch()
   return {
     url: `mongodb://127.0.0.1:${port}/?directConnection=true`,
     port,
-    pid: child.pid,
-    stop: async () => {
+    backend: backend.kind,
+    get pid() {
+      return child.pid
+    },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       await stopProcess(child)
-      await rm(dir, { recursive: true, force: true })
+    },
+    restart: async () => {
+      await stopProcess(child)
+      child = await launch()
+    },
+    pause: () => void child.kill("SIGSTOP"),
+    resume: () => void child.kill("SIGCONT"),
+    stop: async () => {
+      child.kill("SIGCONT")
+      await stopProcess(child)
+      await backend.drop()
     }
   }
 }
@@ -187,6 +261,8 @@ const repositoryRoot = new URL("../../../", import.meta.url).pathname
 export interface ServiceProcess {
   readonly url: string
   readonly port: number
+  /** Its Prometheus metrics (`METRICS_PORT`, a free port of its own). */
+  readonly metricsUrl: string
   readonly pid: number | undefined
   /** What the process printed, for diagnostics. */
   readonly output: () => string
@@ -208,8 +284,8 @@ export const waitForHttp = async (url: string, timeoutMs = 45_000): Promise<void
 }
 
 /**
- * Runs one of Herald's programs (`services/<name>/src/main.ts`) as a child process on a free port, with exactly
- * the given environment (plus PATH and HOME), and waits for its `/health`.
+ * Runs one of Herald's programs (`services/<name>/src/main.ts`) as a child process on a free port (and its metrics on
+ * another), with exactly the given environment (plus PATH and HOME), and waits for its `/health`.
  */
 export const startService = async (
   entry: string,
@@ -217,6 +293,7 @@ export const startService = async (
   options: { readonly port?: number; readonly runtime?: "node" | "deno" | "bundle" } = {}
 ): Promise<ServiceProcess> => {
   const port = options.port ?? await freePort()
+  const metricsPort = await freePort()
   const script = join(repositoryRoot, entry)
   const [command, args] = options.runtime === "deno"
     ? [join(repositoryRoot, "node_modules/.bin/deno"), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--quiet", script]] as const
@@ -226,7 +303,7 @@ export const startService = async (
   let output = ""
   const child = spawn(command, [...args], {
     cwd: repositoryRoot,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env, PORT: String(port), METRICS_PORT: String(metricsPort) },
     stdio: ["ignore", "pipe", "pipe"]
   })
   const collect = (chunk: Buffer) => {
@@ -248,7 +325,7 @@ export const startService = async (
     if (child.exitCode === null && child.signalCode === null) child.kill(name)
     return stopProcess(child)
   }
-  return { url, port, pid: child.pid, output: () => output, stop: signal("SIGTERM"), kill: signal("SIGKILL") }
+  return { url, port, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, pid: child.pid, output: () => output, stop: signal("SIGTERM"), kill: signal("SIGKILL") }
 }
 
 /**

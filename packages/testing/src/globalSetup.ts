@@ -1,8 +1,9 @@
 import type { TestProject } from "vitest/node"
+import { ensurePrerequisites } from "./Prerequisites.ts"
 import { type Server, startFerretDb, startRedis, startVhost } from "./Processes.ts"
 
 /**
- * Provisions the real servers for the whole run: the given `MONGODB_URL` / `REDIS_URL` / `AMQP_URL`, or else
+ * Prepares what the run needs (Prerequisites.ts), then provisions the real servers for the whole run: the given `MONGODB_URL` / `REDIS_URL` / `AMQP_URL`, or else
  * FerretDB on a free port, a private redis-server, and a RabbitMQ vhost of this run; all removed at the end.
  */
 
@@ -17,6 +18,8 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
+  const stillMissing = await ensurePrerequisites()
+  for (const line of stillMissing) console.warn(`herald tests: missing ${line}; the tests that need it will fail`)
   const runId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
   const started: Array<Server> = []
   const stopAll = async () => {

@@ -1,7 +1,7 @@
-import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { NodeHttpServer } from "@effect/platform-node"
 import * as Gateway from "@herald/gateway/Routes"
+import * as Metrics from "@herald/infra/Metrics"
 import * as Notifications from "@herald/notifications/Service"
 import * as Rpc from "@herald/infra/Rpc"
 import { createHoldingServer, listen, serveWithOwnRouter } from "@herald/infra/Server"
@@ -40,8 +40,9 @@ export const Internal = Layer.unwrapEffect(
   })
 )
 
-/** Everything of Herald; needs the platform layers (store, broker, Redis capabilities) and an HTTP client. */
-export const Herald = HttpLayerRouter.serve(Gateway.routes, { disableLogger: true }).pipe(
+/** Everything of Herald, with one metrics server for all four services; needs the platform layers (store, broker, Redis capabilities) and an HTTP client. */
+export const Herald = Gateway.serve().pipe(
   Layer.provide(listen(8080)),
-  Layer.provide(Internal)
+  Layer.provide(Internal),
+  Layer.merge(Metrics.serve(9180))
 )

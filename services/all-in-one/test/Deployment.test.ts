@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { eventually, field, request, signUp, text } from "@herald/testing/Http"
-import { findBinary, startService } from "@herald/testing/Processes"
+import { findBinary, freePort, startService } from "@herald/testing/Processes"
 import { Effect } from "effect"
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { mkdtemp, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -19,6 +19,30 @@ const entry = "services/all-in-one/src/main.ts"
 /** The all-in-one program, as `npm start` runs it, with exactly `env` (plus PATH and HOME). */
 const program = (env: Record<string, string>, runtime: "node" | "deno" = "node") =>
   Effect.acquireRelease(promise(() => startService(entry, env, { runtime })), (started) => promise(started.stop))
+
+/** Runs `entry` (under tsx) with exactly `env` until it exits by itself: its exit code and what it printed. */
+const runUntilExit = async (entry: string, env: Record<string, string>) => {
+  const port = await freePort()
+  return new Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(root, entry)], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", PORT: String(port), ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`${entry} did not exit within 45 s: ${stdout}${stderr}`))
+    }, 45_000)
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
 
 /** Create a task, read it back, and hear of it on the stream and in the notification list: the platform works. */
 const smoke = (url: string) =>
@@ -38,12 +62,17 @@ const smoke = (url: string) =>
 describe("npm start (the all-in-one program)", () => {
   it.live("with no configuration at all it runs on the embedded twins: /health and /ready are 200 and the platform works", () =>
     Effect.gen(function*() {
-      const { url } = yield* program({})
+      const { metricsUrl, url } = yield* program({})
       expect((yield* promise(() => request(url, "/health"))).body).toEqual({ status: "ok" })
       const ready = yield* promise(() => request(url, "/ready"))
       expect(ready.status).toBe(200)
       expect(field(ready.body, "status")).toBe("ready")
       yield* smoke(url)
+      // One internal metrics port for the four services of the process: the tasks relay's and the consumer's counters.
+      const metrics = yield* promise(() => request(metricsUrl, ""))
+      expect(metrics.text).toMatch(/^herald_outbox_published_total [1-9]/m)
+      expect(metrics.text).toMatch(/^herald_consumer_messages_total\{.*\} [1-9]/m)
+      expect((yield* promise(() => request(url, "/metrics"))).status).toBe(404)
     }).pipe(Effect.scoped), { timeout: 90_000 })
 
   it.live("with an unreachable REDIS_URL it keeps running: /ready is 503 and says which dependency is down", () =>
@@ -59,6 +88,28 @@ describe("npm start (the all-in-one program)", () => {
       const user = yield* promise(() => signUp(started.url, "no-redis"))
       expect((yield* promise(() => request(started.url, "/api/users/profile", { token: user.token }))).status).toBe(200)
     }).pipe(Effect.scoped), { timeout: 90_000 })
+
+  it.live("a variable set to the empty string counts as unset: empty URLs run the embedded twins", () =>
+    Effect.gen(function*() {
+      const { url } = yield* program({ MONGODB_URL: "", REDIS_URL: " ", AMQP_URL: "", RATE_LIMIT_MAX: "", LOG_LEVEL: "" })
+      const ready = yield* promise(() => request(url, "/ready"))
+      expect(ready.status).toBe(200)
+      expect(ready.headers.get("ratelimit-limit")).toBe(null)
+      expect((yield* promise(() => request(url, "/openapi.json"))).headers.get("ratelimit-limit")).toBe("100")
+    }).pipe(Effect.scoped), { timeout: 90_000 })
+
+  it.live("a fatal start-up error is one log line without a stack trace, and exit code 1", () =>
+    Effect.gen(function*() {
+      const stopped = yield* promise(() =>
+        runUntilExit(entry, { MONGODB_URL: "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200", MONGODB_CONNECT_RETRIES: "1" }))
+      expect(stopped.code).toBe(1)
+      expect(stopped.stderr).toBe("")
+      const fatal = stopped.stdout.split("\n").filter((line) => line.includes("stopped:"))
+      expect(fatal).toHaveLength(1)
+      const message = field(JSON.parse(fatal[0] ?? "{}"), "message")
+      expect(message).toBe("herald stopped: MongoConnectionError: cannot connect to MongoDB at mongodb://127.0.0.1:1")
+      expect(stopped.stdout).not.toMatch(/\bat .*\.ts:\d+/)
+    }), { timeout: 60_000 })
 
   it.live("a bad setting stops start-up with a message that names the variable", () =>
     Effect.gen(function*() {
@@ -114,6 +165,30 @@ describe("on Deno 2", () => {
       const docs = yield* promise(() => request(url, "/docs"))
       expect([docs.status, docs.text.includes("api-reference")]).toEqual([200, true])
     }).pipe(Effect.scoped), { timeout: 120_000 })
+})
+
+describe("each service on its own", () => {
+  it.live("refuses to start without RPC_SECRET or with a placeholder secret of .env.example, in one line naming it", () =>
+    Effect.gen(function*() {
+      const placeholder = "change-me-to-a-long-random-string"
+      const cases = [
+        ["users", {}, "RPC_SECRET"],
+        ["tasks", { RPC_SECRET: placeholder }, "RPC_SECRET"],
+        ["notifications", { RPC_SECRET: "" }, "RPC_SECRET"],
+        ["gateway", { RPC_SECRET: placeholder.toUpperCase() }, "RPC_SECRET"],
+        ["tasks", { RPC_SECRET: "a-real-secret-of-some-length", AMQP_URL: `amqp://herald:${placeholder}@127.0.0.1:1` }, "AMQP_URL"]
+      ] as const
+      const outcomes = yield* Effect.forEach(cases, ([service, env]) =>
+        promise(() => runUntilExit(`services/${service}/src/main.ts`, { LOG_FORMAT: "logfmt", ...env })), { concurrency: 2 })
+      for (const [[service, , variable], stopped] of cases.map((c, i) => [c, outcomes[i]] as const)) {
+        expect(stopped?.code).toBe(1)
+        const fatal = (stopped?.stdout ?? "").split("\n").filter((line) => line.includes("stopped:"))
+        expect(fatal).toHaveLength(1)
+        expect(fatal[0]).toContain(`${service} stopped: configuration error`)
+        expect(fatal[0]).toContain(variable)
+        expect(fatal[0]).not.toContain(placeholder)
+      }
+    }), { timeout: 90_000 })
 })
 
 describe("deployment files", () => {

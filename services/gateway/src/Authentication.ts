@@ -6,7 +6,10 @@ import { isRevoked } from "@herald/infra/Revocations"
 import { Effect, Layer, Redacted } from "effect"
 import { callUsers, UsersClient } from "@herald/infra/ServiceClients"
 
-/** Verifies access tokens with the users service's published keys (fetched once, refreshed on an unknown `kid`). */
+/**
+ * Verifies access tokens with the users service's published keys: fetched once, fetched again (rate-limited) when a
+ * token names an unknown `kid` or fails the signature of a known one, as after the users service changed its key.
+ */
 export const VerifierLive = Layer.effect(
   TokenVerifier,
   Effect.flatMap(UsersClient, (users) => makeVerifier(callUsers(users.Jwks())))

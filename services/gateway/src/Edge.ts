@@ -29,6 +29,37 @@ export const pathOf = (url: string) => {
   return query === -1 ? url : url.slice(0, query)
 }
 
+// --- one spelling per path -------------------------------------------------------------------------------------
+
+/** The router's options: paths match case-sensitively, with no slash merged or trimmed (see `canonicalPaths`). */
+export const routerConfig = { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false }
+
+const unreserved = /^[A-Za-z0-9\-._~]$/
+
+/**
+ * Whether a request path is written the one way the router matches it: origin-form, no empty, `.` or `..` segment,
+ * no trailing slash, no `;` or `#` (which the router cuts off), no percent-encoded unreserved character (which it
+ * decodes). Every path-based rule compares this spelling, so another spelling must not reach a route.
+ */
+export const isCanonicalPath = (path: string): boolean => {
+  if (!path.startsWith("/") || path.includes(";") || path.includes("#")) return false
+  if (path === "/") return true
+  const segments = path.slice(1).split("/")
+  if (segments.some((segment) => segment === "" || segment === "." || segment === "..")) return false
+  for (let i = path.indexOf("%"); i !== -1; i = path.indexOf("%", i + 1)) {
+    const hex = path.slice(i + 1, i + 3)
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex) || unreserved.test(String.fromCharCode(parseInt(hex, 16)))) return false
+  }
+  return true
+}
+
+/** Answers 404 to any other spelling of a path (`/API/x`, `//x`, `/x/`, `/x;y`, `/%78`) before anything else runs. */
+export const canonicalPaths = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const path = pathOf(request.url)
+    return isCanonicalPath(path) ? app : Effect.succeed(json(404, `no route for ${request.method} ${path}`))
+  })
+
 // --- request id -------------------------------------------------------------------------------------------------
 
 const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/
@@ -107,7 +138,7 @@ export const jsonDepth = (text: string): number => {
 }
 
 /**
- * Request bodies: at most `maxBodyBytes` (413), JSON only on the API (415), well-formed and not absurdly nested
+ * Request bodies: at most `maxBodyBytes` (413), JSON only (415), well-formed and not absurdly nested
  * (400). The body is read once here, within the limit; the API routes reuse what was read. (A chunked body that
  * overflows is cut off mid-upload: the connection is reset, as nothing else stops an endless upload.)
  */
@@ -121,7 +152,8 @@ export const bodyGuard = (config: EdgeConfig) =>
     const tooLarge = () => json(413, `request body larger than ${config.maxBodyBytes} bytes`, { limit: config.maxBodyBytes })
     if (length !== undefined && Number(length) > config.maxBodyBytes) return tooLarge()
     const contentType = request.headers["content-type"]
-    if (pathOf(request.url).startsWith("/api/") && (contentType === undefined || !isJsonType(contentType))) {
+    // Every route that takes a body takes JSON, so this holds for any path: no spelling of a path can skip it.
+    if (contentType === undefined || !isJsonType(contentType)) {
       return json(415, "request bodies must be JSON: send Content-Type: application/json", {
         contentType: contentType ?? null
       })
@@ -145,13 +177,12 @@ interface RouteShape {
 }
 
 const toPattern = (path: string) =>
-  new RegExp(`^${path.split("/").map((part) => (part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/")}/?$`)
+  new RegExp(`^${path.split("/").map((part) => (part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/")}$`)
 
 const routes: ReadonlyArray<RouteShape> = (() => {
   const all: Array<RouteShape> = [
     { method: "GET", pattern: toPattern("/docs") },
-    { method: "GET", pattern: toPattern("/openapi.json") },
-    { method: "GET", pattern: toPattern("/metrics") }
+    { method: "GET", pattern: toPattern("/openapi.json") }
   ]
   HttpApi.reflect(HeraldApi, {
     onGroup: () => undefined,
@@ -230,7 +261,10 @@ export const cors = (config: EdgeConfig) =>
     ? <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) => app
     : HttpMiddleware.cors({
       allowedOrigins: config.corsOrigins,
-      allowedHeaders: ["authorization", "content-type", "if-match", "x-request-id"],
-      exposedHeaders: ["ratelimit", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after", "x-request-id"],
+      allowedHeaders: ["authorization", "content-type", "idempotency-key", "if-match", "x-request-id"],
+      exposedHeaders: [
+        "idempotent-replayed", "location", "ratelimit", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+        "retry-after", "x-request-id"
+      ],
       maxAge: 600
     })

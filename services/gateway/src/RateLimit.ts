@@ -25,6 +25,15 @@ interface Policy {
 const unlimited = new Set(["/health", "/ready"])
 const authRoutes = new Set(["/api/users/login", "/api/users/register"])
 
+/**
+ * On an email that had the auth policy's budget of failures in a window, an address may still fail this many times
+ * before it is refused: the owner mistyping twice still gets in, an attacker's address gets three guesses.
+ */
+const failuresPerAddressOnLockedEmail = 3
+
+/** A login or registration the handler refused (wrong password, email taken, bad input); not a 429 of ours. */
+const isFailure = (status: number) => status >= 400 && status < 500 && status !== 429
+
 const failOpen = Metric.counter("herald_rate_limit_fail_open_total", {
   description: "Requests served without a rate-limit decision because Redis did not answer"
 })
@@ -66,10 +75,16 @@ const headersFor = (policies: ReadonlyArray<Policy>, decisions: ReadonlyArray<re
 }
 
 /**
- * Fixed-window limits per client address (and, on login and registration, a stricter one per address and per
- * email), one atomic count per policy (checks made at the same time share one Redis call, see `RateLimiter`).
- * When Redis does not answer in time the request is served without a decision (fail-open, logged and counted)
- * unless `RATE_LIMIT_FAIL_MODE=closed`.
+ * Fixed-window limits per client address (and, on login and registration, a stricter one per address), one atomic
+ * count per policy (checks made at the same time share one Redis call, see `RateLimiter`). When Redis does not
+ * answer in time the request is served without a decision (fail-open, logged and counted) unless
+ * `RATE_LIMIT_FAIL_MODE=closed`.
+ *
+ * Per email only failures count, and only from addresses within their own limits (a refused address creates no key):
+ * otherwise anyone could lock a known account out by trying it. Once an email had the auth budget of failures in
+ * a window, an address is refused on it when it has itself failed there `failuresPerAddressOnLockedEmail` times;
+ * an address that has not (the owner's, typically) still gets its correct password through. Guessing stays bounded
+ * per address, by its own auth budget and by those few failures on a locked email.
  */
 export const makeRateLimit = Effect.gen(function*() {
   const config = yield* RateLimitConfig
@@ -87,17 +102,37 @@ export const makeRateLimit = Effect.gen(function*() {
         clientAddress(Option.getOrUndefined(request.remoteAddress), request.headers["x-forwarded-for"], config.trustedProxyHops)
       )
       const isAuth = request.method === "POST" && authRoutes.has(path)
-      const email = isAuth ? yield* emailOf(request) : Option.none<string>()
       const checks: Array<readonly [Policy, string]> = [[standard, `default:${client}`]]
-      if (isAuth) {
-        checks.push([strict, `auth-ip:${client}`])
-        if (Option.isSome(email)) checks.push([strict, `auth-email:${email.value}`])
-      }
-      const outcome = yield* Effect.forEach(checks, ([policy, key]) =>
-        Effect.map(limiter.hit(key, policy.limit, policy.windowSeconds * 1000), (decision) => [policy, decision] as const), {
+      if (isAuth) checks.push([strict, `auth-ip:${client}`])
+      const windowMs = (policy: Policy) => policy.windowSeconds * 1000
+      const counted = Effect.forEach(checks, ([policy, key]) =>
+        Effect.map(limiter.hit(key, policy.limit, windowMs(policy)), (decision) => [policy, decision] as const), {
         // One check (the common case) runs on this fiber; only the auth routes' several checks fork.
         concurrency: checks.length === 1 ? 1 : "unbounded"
-      }).pipe(Effect.either)
+      })
+      const email = isAuth ? yield* emailOf(request) : Option.none<string>()
+      const failureKeys = Option.map(email, (address) => ({
+        email: `auth-email:${address}`,
+        pair: `auth-email-ip:${client}:${address}`
+      }))
+      // The email's failures are only read, and only for an address the counts above admitted.
+      const outcome = yield* counted.pipe(
+        Effect.flatMap((decisions) =>
+          Option.isNone(failureKeys) || decisions.some(([, decision]) => !decision.allowed)
+            ? Effect.succeed({ decisions, ofEmail: Option.none<readonly [Policy, Decision]>(), locked: false })
+            : Effect.all([
+              limiter.peek(failureKeys.value.email, strict.limit, windowMs(strict)),
+              limiter.peek(failureKeys.value.pair, failuresPerAddressOnLockedEmail, windowMs(strict))
+            ], { concurrency: "unbounded" }).pipe(
+              Effect.map(([ofEmail, ofPair]) => ({
+                decisions,
+                ofEmail: Option.some([strict, ofEmail] as const),
+                locked: ofEmail.count >= strict.limit && ofPair.count >= failuresPerAddressOnLockedEmail
+              }))
+            )
+        ),
+        Effect.either
+      )
       if (outcome._tag === "Left") {
         yield* Metric.increment(failOpen)
         const now = yield* Clock.currentTimeMillis
@@ -113,10 +148,10 @@ export const makeRateLimit = Effect.gen(function*() {
         }
         return yield* app
       }
-      const decisions = outcome.right
+      const { decisions, locked, ofEmail } = outcome.right
       const policies = isAuth ? [standard, strict] : [standard]
-      const headers = headersFor(policies, decisions)
-      const refused = decisions.filter(([, decision]) => !decision.allowed)
+      const headers = headersFor(policies, Option.match(ofEmail, { onNone: () => decisions, onSome: (d) => [...decisions, d] }))
+      const refused = locked ? Option.toArray(ofEmail) : decisions.filter(([, decision]) => !decision.allowed)
       if (refused.length > 0) {
         yield* Metric.increment(rejected)
         const retryAfter = Math.max(1, ...refused.map(([, d]) => Math.ceil(d.resetMs / 1000)))
@@ -127,6 +162,12 @@ export const makeRateLimit = Effect.gen(function*() {
         )
       }
       const response = yield* app
+      if (Option.isSome(failureKeys) && isFailure(response.status)) {
+        const { email: emailKey, pair } = failureKeys.value
+        yield* Effect.all([limiter.hit(emailKey, strict.limit, windowMs(strict)), limiter.hit(pair, failuresPerAddressOnLockedEmail, windowMs(strict))], {
+          concurrency: "unbounded"
+        }).pipe(Effect.catchAll((error) => Effect.logWarning(`cannot count a failed ${path} (${error.message})`)))
+      }
       return HttpServerResponse.setHeaders(response, headers)
     })
 })

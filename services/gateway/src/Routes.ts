@@ -1,12 +1,11 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { HeraldApi } from "@herald/domain/Api"
-import { prometheus } from "@herald/infra/Metrics"
 import { Effect, Layer, Scope } from "effect"
 import { AuthenticationLive, VerifierLive } from "./Authentication.ts"
 import { NotificationsClient, TasksClient, UsersClient } from "@herald/infra/ServiceClients"
-import { bodyGuard, cors, EdgeConfig, hardenAndLog, requestId, shapeErrors } from "./Edge.ts"
+import { bodyGuard, canonicalPaths, cors, EdgeConfig, hardenAndLog, requestId, routerConfig, shapeErrors } from "./Edge.ts"
 import { ExportsLive } from "./Http/Exports.ts"
+import { IdempotentCreates } from "./IdempotentCreates.ts"
 import { NotificationsLive } from "./Http/Notifications.ts"
 import { ProjectsLive } from "./Http/Projects.ts"
 import { StreamLive } from "./Http/Stream.ts"
@@ -14,10 +13,11 @@ import { SystemLive } from "./Http/System.ts"
 import { TasksLive } from "./Http/Tasks.ts"
 import { AuthLive, UsersLive } from "./Http/Users.ts"
 import { makeRateLimit } from "./RateLimit.ts"
+import { StreamHub } from "./StreamHub.ts"
 
 const Api = HttpLayerRouter.addHttpApi(HeraldApi, { openapiPath: "/openapi.json" }).pipe(
-  Layer.provide([SystemLive, AuthLive, UsersLive, ProjectsLive, TasksLive, NotificationsLive, StreamLive, ExportsLive]),
-  Layer.provide(AuthenticationLive)
+  Layer.provide([SystemLive, AuthLive, UsersLive, ProjectsLive, TasksLive, NotificationsLive, StreamLive.pipe(Layer.provide(StreamHub.Default)), ExportsLive]),
+  Layer.provide([AuthenticationLive, IdempotentCreates.layer])
 )
 
 /**
@@ -39,15 +39,9 @@ const Docs = Layer.unwrapScoped(
   })
 )
 
-const Metrics = HttpLayerRouter.add(
-  "GET",
-  "/metrics",
-  Effect.map(prometheus, (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
-)
-
 /**
- * Around every route, outermost first: request id → security headers and access log → CORS → body limit →
- * rate limit → (authentication, per protected route). Failures are shaped into API.md's error body at the inside
+ * Around every route, outermost first: request id → security headers and access log → one spelling per path →
+ * CORS → body limit → rate limit → (authentication, per protected route). Failures are shaped into API.md's error body at the inside
  * (so limited responses carry their headers) and once more at the outside (for the edge's own defects).
  */
 const Edge = HttpLayerRouter.middleware(
@@ -56,7 +50,7 @@ const Edge = HttpLayerRouter.middleware(
     const rateLimit = yield* makeRateLimit
     const withCors = cors(config)
     const guard = bodyGuard(config)
-    return (app) => requestId(hardenAndLog(shapeErrors(withCors(guard(rateLimit(shapeErrors(app)))))))
+    return (app) => requestId(hardenAndLog(shapeErrors(canonicalPaths(withCors(guard(rateLimit(shapeErrors(app))))))))
   }),
   { global: true }
 )
@@ -64,6 +58,10 @@ const Edge = HttpLayerRouter.middleware(
 const Clients = Layer.provideMerge(VerifierLive, Layer.mergeAll(UsersClient.Default, TasksClient.Default, NotificationsClient.Default))
 
 /** The gateway's routes. Needs `ServiceUrls`, the Redis capabilities (limiter, cache, real-time bus). */
-export const routes = Layer.mergeAll(Api, Docs, Metrics, Edge).pipe(
+export const routes = Layer.mergeAll(Api, Docs, Edge).pipe(
   Layer.provide(Clients)
 )
+
+/** The gateway's HTTP server: its routes on a router that matches each path in one spelling only. */
+export const serve = (options: { readonly disableListenLog?: boolean } = {}) =>
+  HttpLayerRouter.serve(routes, { disableLogger: true, routerConfig, ...options })

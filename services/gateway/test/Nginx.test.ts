@@ -96,6 +96,38 @@ describe("behind nginx (infra/nginx/herald.conf, the real binary)", () => {
         expect(other.headers.get("ratelimit-remaining")).toBe(String(budget - 1))
       }))
 
+    it.effect("other spellings of the login path reach no handler through it either: 404, never 401", () =>
+      Effect.gen(function*() {
+        const { url } = yield* Deployment
+        const spellings = ["/api/users/login/", "/API/users/login", "//api/users/login", "/api/users/login;x", "/api/users/%6cogin"]
+        const replies = yield* Effect.forEach(spellings, (path) =>
+          Effect.map(
+            promise(() => request(url, path, { body: { email: "spelled@example.com", password: "wrong-password" }, localAddress: client(16) })),
+            (reply) => ({ path, status: reply.status, code: field(reply.body, "error", "code") })
+          ))
+        expect(replies).toEqual(spellings.map((path) => ({ path, status: 404, code: "not_found" })))
+      }))
+
+    it.effect("metrics are served on every service's internal port, outside the rate limit, and not through nginx", () =>
+      Effect.gen(function*() {
+        const { cluster, url } = yield* Deployment
+        const processes = [...cluster.gateways, cluster.users, cluster.tasks, ...cluster.notifications]
+        const scrapes = yield* Effect.forEach(processes, (service) => promise(() => request(service.metricsUrl, "")))
+        expect(scrapes.map((r) => r.status)).toEqual(processes.map(() => 200))
+        expect(scrapes.every((r) => r.headers.get("content-type")?.startsWith("text/plain; version=0.0.4"))).toBe(true)
+        expect(scrapes.every((r) => /^process_resident_memory_bytes \d+$/m.test(r.text))).toBe(true)
+        // More scrapes than the gateway's whole budget: none is limited.
+        const gateway = cluster.gateways[0]
+        if (gateway === undefined) return expect.fail("two gateways were started")
+        const many = yield* Effect.forEach(Array.from({ length: budget + 5 }), () => promise(() => request(gateway.metricsUrl, "")))
+        expect(many.every((r) => r.status === 200 && r.headers.get("ratelimit") === null)).toBe(true)
+        // The public side has no /metrics, directly or through nginx.
+        const viaNginx = yield* promise(() => request(url, "/metrics", { localAddress: client(17) }))
+        expect(viaNginx.status).toBe(404)
+        expect(field(viaNginx.body, "error", "code")).toBe("not_found")
+        expect((yield* promise(() => request(gateway.url, "/metrics"))).status).toBe(404)
+      }))
+
     it.scoped("the notification stream works through it (WebSocket upgrade)", () =>
       Effect.gen(function*() {
         const { url } = yield* Deployment

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { request, sleep } from "@herald/testing/Http"
+import { servers } from "@herald/testing/Env"
 import { startRedis, startService } from "@herald/testing/Processes"
 import { Context, Effect, Layer } from "effect"
+import { Redis } from "ioredis"
 import { clientAddress, limitKey } from "../src/ClientIp.ts"
 import * as System from "./support/System.ts"
 
@@ -38,7 +40,8 @@ describe("rate limiting", () => {
         ...System.testEnv("rl-two"),
         RATE_LIMIT_MAX: "40",
         RATE_LIMIT_WINDOW: "4 seconds",
-        LOG_LEVEL: "Error"
+        LOG_LEVEL: "Error",
+        RPC_SECRET: "a shared secret the services would hold"
       }
       const gateways = yield* Effect.forEach([0, 1], () =>
         Effect.acquireRelease(promise(() => startService("services/gateway/src/main.ts", env)), (g) => promise(g.stop)), {
@@ -84,21 +87,96 @@ describe("rate limiting", () => {
       expect((yield* as("198.51.100.2")).status).toBe(200)
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
-  it.live("login and registration have a stricter limit per address and per email", () =>
+  it.live("login and registration have a stricter limit per address", () =>
     Effect.gen(function*() {
       const { url } = yield* system("rl-auth", { AUTH_RATE_LIMIT_MAX: "3", TRUSTED_PROXY_HOPS: "1" })
-      const login = (ip: string) =>
+      const login = (email: string) =>
         promise(() =>
           request(url, "/api/users/login", {
-            body: { email: "Target@Example.com", password: "wrong-password" },
-            headers: { "x-forwarded-for": ip }
+            body: { email, password: "wrong-password" },
+            headers: { "x-forwarded-for": "192.0.2.1" }
           })
         )
-      // Different addresses, one email: the per-email policy refuses the fourth attempt.
-      const replies = yield* Effect.forEach(["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"], login)
+      const replies = yield* Effect.forEach(["a@example.com", "b@example.com", "c@example.com", "d@example.com"], login)
       expect(replies.map((r) => r.status)).toEqual([401, 401, 401, 429])
       expect(replies[0]?.headers.get("ratelimit-policy")).toBe("\"default\";q=1000000;w=720, \"auth\";q=3;w=900")
       expect(replies[3]?.body).toMatchObject({ error: { code: "rate_limited", details: { policy: "auth" } } })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("other spellings of login and register (case, slashes, ;, percent-encoding) are 404 before any handler, so the auth limit holds", () =>
+    Effect.gen(function*() {
+      const { url } = yield* system("rl-spelling", { AUTH_RATE_LIMIT_MAX: "10" })
+      const attempt = (path: string, call: { readonly raw?: string; readonly contentType?: string } = {}) =>
+        promise(() =>
+          request(url, path, {
+            raw: call.raw ?? JSON.stringify({ email: "spelled@example.com", password: "wrong-password", name: "S" }),
+            headers: { "content-type": call.contentType ?? "application/json" }
+          })
+        )
+      const spellings = ["/api/users/login/", "/API/users/login", "//api/users/login", "/api/users/login;x", "/api/users/%6cogin", "/api/users/register/", "/api/Users/register"]
+      for (const path of spellings) {
+        const replies = yield* Effect.forEach(Array.from({ length: 12 }), () => attempt(path))
+        expect({ path, statuses: statuses(replies) }).toEqual({ path, statuses: { 404: 12 } })
+        expect(replies[0]?.body).toMatchObject({ error: { code: "not_found" } })
+      }
+      // Nor does any spelling skip the body guard's content-type check.
+      const plain = (path: string) => Effect.map(attempt(path, { raw: "email=x", contentType: "text/plain" }), (r) => r.status)
+      expect(yield* Effect.forEach(["/api/users/login", "/API/users/login", "/api/users/%6cogin"], plain)).toEqual([415, 415, 404])
+
+      const canonical = yield* Effect.forEach(Array.from({ length: 12 }), () => attempt("/api/users/login"))
+      expect(canonical.map((r) => r.status)).toEqual([...Array.from({ length: 10 }, () => 401), 429, 429])
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("per email only failures count: others cannot lock an owner out, and guesses at a locked email stay bounded per address", () =>
+    Effect.gen(function*() {
+      const { url } = yield* system("rl-lockout", { AUTH_RATE_LIMIT_MAX: "5", TRUSTED_PROXY_HOPS: "1" })
+      const email = `owner-${Date.now()}@example.com`
+      const password = "the owner's password"
+      const post = (path: string, ip: string, body: Record<string, string>) =>
+        promise(() => request(url, path, { body, headers: { "x-forwarded-for": ip } }))
+      const login = (ip: string, pw: string) => post("/api/users/login", ip, { email, password: pw })
+      expect((yield* post("/api/users/register", "198.51.100.10", { email, password, name: "Owner" })).status).toBe(201)
+      // Successes are not failures: the owner logs in from six places, more than the budget of five.
+      const successes = yield* Effect.forEach([11, 12, 13, 14, 15, 16], (n) => login(`198.51.100.${n}`, password))
+      expect(successes.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200])
+
+      // Two attackers fail three times each: the email has had its budget of failures.
+      const guesses = yield* Effect.forEach(["203.0.113.1", "203.0.113.2"], (ip) =>
+        Effect.forEach([1, 2, 3], (i) => login(ip, `guess-${ip}-${i}`)))
+      expect(guesses.flat().map((r) => r.status)).toEqual([401, 401, 401, 401, 401, 401])
+      // An address that failed three times on the locked email is refused there, even with the right password...
+      const refused = yield* login("203.0.113.1", "guess-4")
+      expect(refused.status).toBe(429)
+      expect(refused.body).toMatchObject({ error: { code: "rate_limited", details: { policy: "auth" } } })
+      expect((yield* login("203.0.113.2", password)).status).toBe(429)
+      // ...a fresh attacking address gets three guesses, not its whole budget...
+      const fresh = yield* Effect.forEach([1, 2, 3, 4], (i) => login("203.0.113.3", `guess-fresh-${i}`))
+      expect(fresh.map((r) => r.status)).toEqual([401, 401, 401, 429])
+      // ...and the owner, from an address within its own limits, still logs in.
+      expect((yield* login("198.51.100.10", password)).status).toBe(200)
+      expect((yield* login("198.51.100.17", password)).status).toBe(200)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("an address over its auth limit adds no per-email key to Redis", () =>
+    Effect.gen(function*() {
+      const { env, url } = yield* system("rl-flood", { AUTH_RATE_LIMIT_MAX: "2", TRUSTED_PROXY_HOPS: "1" })
+      const emails = Array.from({ length: 8 }, (_, i) => `flood-${i}@example.com`)
+      const replies = yield* Effect.forEach(emails, (email) =>
+        promise(() =>
+          request(url, "/api/users/login", { body: { email, password: "wrong-password" }, headers: { "x-forwarded-for": "192.0.2.77" } })))
+      expect(replies.map((r) => r.status)).toEqual([401, 401, 429, 429, 429, 429, 429, 429])
+      const redis = yield* Effect.acquireRelease(
+        Effect.sync(() => new Redis(servers().redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0 })),
+        (client) => Effect.sync(() => client.disconnect())
+      )
+      const keys = yield* promise(() => redis.keys(`${env.REDIS_PREFIX}rl:*`))
+      const perEmail = keys.filter((key) => key.includes("flood-")).map((key) => key.slice(env.REDIS_PREFIX.length)).sort()
+      expect(perEmail).toEqual([
+        "rl:auth-email-ip:192.0.2.77:flood-0@example.com",
+        "rl:auth-email-ip:192.0.2.77:flood-1@example.com",
+        "rl:auth-email:flood-0@example.com",
+        "rl:auth-email:flood-1@example.com"
+      ])
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
   it.live("with Redis stopped requests are served (fail-open, promptly); restarted, limiting resumes", () =>

@@ -8,6 +8,8 @@ import { Config, Duration, Effect, Option, Schema } from "effect"
 
 export const ExportConfig = Config.all({
   ttl: Config.duration("EXPORT_TTL").pipe(Config.withDefault(Duration.days(7))),
+  /** An export not finished this long after it was asked for fails, rather than waiting out an outage forever. */
+  deadline: Config.duration("EXPORT_DEADLINE").pipe(Config.withDefault(Duration.minutes(15))),
   workers: Config.integer("EXPORT_WORKERS").pipe(Config.withDefault(2)),
   pageSize: Config.integer("EXPORT_PAGE_SIZE").pipe(Config.withDefault(500)),
   chunkBytes: Config.integer("EXPORT_CHUNK_BYTES").pipe(Config.withDefault(256 * 1024))

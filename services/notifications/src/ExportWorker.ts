@@ -1,6 +1,6 @@
 import { ExportRequested } from "@herald/domain/Events"
 import * as ConsumerPool from "@herald/infra/ConsumerPool"
-import { Effect, Option, Schema } from "effect"
+import { Clock, Duration, Effect, Option, Schema } from "effect"
 import { ExportConfig, ExportRepo } from "./ExportRepo.ts"
 import { Exports } from "./Exports.ts"
 import { NotificationsTopology } from "./Messaging.ts"
@@ -8,9 +8,10 @@ import { NotificationsTopology } from "./Messaging.ts"
 const decode = Schema.decodeUnknown(Schema.parseJson(ExportRequested))
 
 /**
- * Export jobs, a bounded pool of workers on `exports.jobs` (any number of copies may run it). A job that fails for
- * a passing reason (the tasks service unavailable) is retried through the retry queues; the last attempt marks the
- * export failed, with the reason, instead of leaving it pending forever.
+ * Export jobs, a bounded pool of workers on `exports.jobs` (any number of copies may run it). While the tasks
+ * service or a database is unavailable the pool holds the job and tries again; a job that fails for another reason
+ * is retried through the retry queues. The last attempt, or a job past `EXPORT_DEADLINE`, marks the export failed
+ * (with a fixed reason; the cause goes to the log) instead of leaving it pending forever.
  */
 export const runExportWorker = Effect.gen(function*() {
   const exports = yield* Exports
@@ -32,12 +33,19 @@ export const runExportWorker = Effect.gen(function*() {
           Effect.mapError((error) => new ConsumerPool.Poison({ reason: `not an export job: ${error.message.slice(0, 300)}` }))
         )
         const attempts = typeof delivery.headers["x-attempts"] === "number" ? delivery.headers["x-attempts"] : 0
+        const now = yield* Clock.currentTimeMillis
+        const overdue = now - job.occurredAt.getTime() > Duration.toMillis(config.deadline)
         yield* exports.run(job.data.exportId).pipe(
           Effect.catchAll((error) =>
-            attempts + 1 >= pool.maxAttempts
+            overdue || attempts + 1 >= pool.maxAttempts
               ? Effect.flatMap(repo.find(job.data.exportId), Option.match({
                 onNone: () => Effect.void,
-                onSome: (doc) => Effect.asVoid(exports.fail(doc, `gave up after ${attempts + 1} attempts: ${error.message}`))
+                // The cause may name internal servers: it goes to the log, the client gets a fixed reason.
+                onSome: (doc) =>
+                  Effect.logWarning(`export ${doc._id} failed after ${attempts + 1} attempts${overdue ? ", past its deadline" : ""}: ${error.message}`).pipe(
+                    Effect.zipRight(exports.fail(doc, "the export could not be completed; please request it again")),
+                    Effect.asVoid
+                  )
               }))
               : Effect.fail(error)
           )

@@ -6,7 +6,7 @@ import { ServiceUrls } from "@herald/infra/ServiceClients"
 import { Layer } from "effect"
 import * as Notifications from "./Service.ts"
 
-Server.serveInternal({ routes: Notifications.routes, readiness: Notifications.Readiness, defaultPort: 8083 }).pipe(
+Server.serveInternal({ routes: Notifications.routes, readiness: Notifications.Readiness, defaultPort: 8083, defaultMetricsPort: 9183 }).pipe(
   Layer.provide([Platform.store, Platform.broker, Platform.redisCapabilities, ServiceUrls.fromConfig]),
   Layer.provide(Logging.layer),
   (app) => Main.run("notifications", app)

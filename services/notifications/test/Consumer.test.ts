@@ -95,7 +95,7 @@ describe("notifications consumer", () => {
 
   it.live("with a slow store, unacknowledged and queued messages stay within their bounds and memory stays flat", () =>
     Effect.gen(function*() {
-      const { env, url } = yield* system("slow", {
+      const { env, metricsUrl } = yield* system("slow", {
         env: { CONSUMER_PREFETCH: "16", CONSUMER_WORKERS: "4", CONSUMER_MAILBOX: "2" },
         slowInserts: { collection: "notifications", delay: "15 millis" }
       })
@@ -114,7 +114,7 @@ describe("notifications consumer", () => {
         samples.push({ ready: Number(row?.[1] ?? 0), unacked: Number(row?.[2] ?? 0), heap: process.memoryUsage().heapUsed })
         yield* promise(() => sleep(400))
       }
-      const metrics = (yield* promise(() => request(url, "/metrics"))).text
+      const metrics = (yield* promise(() => request(metricsUrl, ""))).text
       expect(gauge(metrics, "herald_consumer_in_flight_max", "notifications")).toBeLessThanOrEqual(16)
       expect(gauge(metrics, "herald_consumer_queued_max", "notifications")).toBeLessThanOrEqual(4 * 2)
       expect(samples.length).toBeGreaterThan(3)

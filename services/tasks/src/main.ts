@@ -5,7 +5,7 @@ import * as Server from "@herald/infra/Server"
 import { Layer } from "effect"
 import * as Tasks from "./Service.ts"
 
-Server.serveInternal({ routes: Tasks.routes, readiness: Tasks.Readiness, defaultPort: 8082 }).pipe(
+Server.serveInternal({ routes: Tasks.routes, readiness: Tasks.Readiness, defaultPort: 8082, defaultMetricsPort: 9182 }).pipe(
   Layer.provide([Platform.store, Platform.broker]),
   Layer.provide(Logging.layer),
   (app) => Main.run("tasks", app)

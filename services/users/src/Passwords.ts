@@ -1,3 +1,4 @@
+import { maxPasswordBytes, passwordBytes } from "@herald/domain/User"
 import bcrypt from "bcryptjs"
 import { Config, Context, Effect, Layer } from "effect"
 
@@ -6,7 +7,10 @@ export const PasswordConfig = Config.integer("BCRYPT_COST").pipe(
   Config.validate({ message: "must be between 4 and 15", validation: (cost) => cost >= 4 && cost <= 15 })
 )
 
-/** bcrypt hashing. `verifyUnknown` spends the same time as a real comparison, for logins of unknown emails. */
+/**
+ * bcrypt hashing. `verifyUnknown` spends the same time as a real comparison, for logins of unknown emails. A password
+ * longer than bcrypt reads (registration refuses those) never matches, in the time of a real comparison.
+ */
 export class Passwords extends Context.Tag("Herald/Passwords")<Passwords, {
   readonly hash: (password: string) => Effect.Effect<string>
   readonly verify: (password: string, hash: string) => Effect.Effect<boolean>
@@ -19,11 +23,12 @@ export const layer = Layer.effect(
     const cost = yield* PasswordConfig
     // A hash of the same cost as real ones: comparing against it takes as long as a real check.
     const decoy = yield* Effect.promise(() => bcrypt.hash(crypto.randomUUID(), cost))
-    const verify = (password: string, hash: string) => Effect.promise(() => bcrypt.compare(password, hash))
+    const compare = (password: string, hash: string) => Effect.promise(() => bcrypt.compare(password, hash))
+    const verifyUnknown = (password: string) => Effect.as(compare(password, decoy), false as const)
     return Passwords.of({
       hash: (password) => Effect.promise(() => bcrypt.hash(password, cost)),
-      verify,
-      verifyUnknown: (password) => Effect.as(verify(password, decoy), false as const)
+      verify: (password, hash) => passwordBytes(password) > maxPasswordBytes ? verifyUnknown(password) : compare(password, hash),
+      verifyUnknown
     })
   })
 )

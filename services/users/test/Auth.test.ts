@@ -1,8 +1,9 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { startRedis } from "@herald/testing/Processes"
+import { freePort, startRedis, startService } from "@herald/testing/Processes"
 import { eventually, field, request, signUp, text } from "@herald/testing/Http"
 import { Context, Duration, Effect, Layer } from "effect"
 import { Redis } from "ioredis"
+import { cluster } from "../../gateway/test/support/Cluster.ts"
 import * as System from "../../gateway/test/support/System.ts"
 
 const call = (url: string, path: string, options: Parameters<typeof request>[2] = {}) => Effect.promise(() => request(url, path, options))
@@ -90,7 +91,7 @@ describe("users and auth, through the gateway", () => {
         expect(register.status).toBe(400)
       }))
 
-    it.effect("passwords are 8 to 72 bytes: longer ones are refused, not truncated", () =>
+    it.effect("passwords are 8 to 72 bytes: longer ones are refused at registration and never log in, not truncated", () =>
       Effect.gen(function*() {
         const { url } = yield* System.TestSystem
         const register = (password: string) =>
@@ -100,8 +101,16 @@ describe("users and auth, through the gateway", () => {
         const tooLong = yield* register("a".repeat(73))
         expect(tooLong.status).toBe(400)
         expect(text(tooLong.body, "error", "message")).toContain("72 bytes")
-        expect((yield* register("a".repeat(72))).status).toBe(201)
-        // bcrypt would have accepted any 73-byte password sharing the first 72: refused above, so no silent collision.
+        const email = `pw-login-${Math.random()}@example.com`
+        const stored = "a".repeat(72)
+        expect((yield* call(url, "/api/users/register", { body: { email, password: stored, name: "pw" } })).status).toBe(201)
+        // bcrypt reads 72 bytes: without the rule, every password that starts with the stored one would log in.
+        const login = (password: string) => call(url, "/api/users/login", { body: { email, password } })
+        const longer = yield* login(`${stored}XYZ`)
+        expect(longer.status).toBe(401)
+        expect(field(longer.body, "error", "code")).toBe("unauthorized")
+        expect((yield* login(`${stored}é`)).status).toBe(401)
+        expect((yield* login(stored)).status).toBe(200)
       }))
 
     it.effect("of concurrent registrations of one email exactly one succeeds, the rest are 409", () =>
@@ -203,4 +212,48 @@ describe("users and auth, through the gateway", () => {
       expect(whileDown.status).toBe(200)
       expect(yield* profileName).toBe("down")
     }).pipe(Effect.scoped), { timeout: 90_000 })
+})
+
+describe("signing keys, with the services run apart", () => {
+  it.live("after the users service restarts with a fresh generated key (JWT_KEY_ID as in .env.example), a running gateway accepts its tokens", () =>
+    Effect.gen(function*() {
+      const running = yield* cluster(System.testEnv("rekey", { JWT_KEY_ID: "herald-1" }), { gateways: 1, notifications: 1 })
+      const url = running.gateways[0]?.url ?? ""
+      const before = yield* Effect.promise(() => signUp(url, "rekey"))
+      expect((yield* call(url, "/api/users/profile", { token: before.token })).status).toBe(200)
+
+      yield* Effect.promise(running.users.stop)
+      yield* Effect.acquireRelease(
+        Effect.promise(() => startService("services/users/src/main.ts", running.envOf(running.users), { port: running.users.port })),
+        (process) => Effect.promise(process.stop)
+      )
+      const login = yield* Effect.promise(() =>
+        eventually(() => request(url, "/api/users/login", { body: { email: before.email, password: before.password } }), (r) => r.status === 200))
+      const token = text(login.body, "accessToken")
+      // Within the verifier's refetch interval (5 s), never until the gateway restarts.
+      const profile = yield* Effect.promise(() =>
+        eventually(() => request(url, "/api/users/profile", { token }), (r) => r.status !== 401, 10_000).catch(() => undefined))
+      expect(profile?.status).toBe(200)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
+  it.live("a gateway that has not yet reached the users service answers a bearer token with 503, not 401", () =>
+    Effect.gen(function*() {
+      const nowhere = yield* Effect.promise(freePort)
+      const gateway = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          startService("services/gateway/src/main.ts", {
+            ...System.testEnv("no-users"),
+            RPC_SECRET: "a shared secret the services would hold",
+            USERS_URL: `http://127.0.0.1:${nowhere}/rpc/users`
+          })),
+        (process) => Effect.promise(process.stop)
+      )
+      const token = `${Buffer.from(JSON.stringify({ alg: "EdDSA", typ: "at+jwt", kid: "k" })).toString("base64url")}.e30.c2ln`
+      const reply = yield* call(gateway.url, "/api/users/profile", { token })
+      expect(reply.status).toBe(503)
+      expect(field(reply.body, "error", "code")).toBe("dependency_unavailable")
+      expect(reply.headers.get("www-authenticate")).toBe(null)
+      // Without a token it is still 401: nothing needs the keys to say so.
+      expect((yield* call(gateway.url, "/api/users/profile")).status).toBe(401)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })

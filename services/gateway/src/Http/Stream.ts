@@ -1,5 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import * as Socket from "@effect/platform/Socket"
 import { HeraldApi } from "@herald/domain/Api"
 import { Unauthorized } from "@herald/domain/Errors"
@@ -7,18 +9,12 @@ import { NotificationId } from "@herald/domain/Ids"
 import { Notification, StreamMessage } from "@herald/domain/Notification"
 import type { VersionedCache } from "@herald/infra/Cache"
 import type { TokenVerifier } from "@herald/infra/Jwt"
-import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
-import { Clock, Config, Duration, Effect, Fiber, Option, Schedule, Schema, Stream } from "effect"
-import { authenticate } from "../Authentication.ts"
 import { callNotifications, NotificationsClient } from "@herald/infra/ServiceClients"
-
-export const StreamConfig = Config.duration("STREAM_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(25)))
+import { Clock, Deferred, Duration, Effect, Fiber, Option, Queue, Schedule, Schema } from "effect"
+import { authenticate } from "../Authentication.ts"
+import { type Closing, closeCodes, StreamHub } from "../StreamHub.ts"
 
 const encodeMessage = Schema.encodeSync(Schema.parseJson(StreamMessage))
-/** What the notifications service publishes: the notification; the unread count is added here, per listener. */
-const decodePush = Schema.decodeUnknownOption(
-  Schema.parseJson(Schema.Struct({ type: Schema.Literal("notification"), notification: Notification }))
-)
 const isNotificationId = Schema.is(NotificationId)
 
 /**
@@ -32,12 +28,18 @@ export const handshakeToken = (protocols: string | undefined, queryToken: string
   return fromProtocol ?? queryToken
 }
 
+/** Bytes waiting in the socket's send buffer: what a client that stopped reading leaves behind. */
+const bufferedBytes = (request: HttpServerRequest.HttpServerRequest): number => {
+  const { socket } = NodeHttpServerRequest.toIncomingMessage(request)
+  return typeof socket?.writableLength === "number" ? socket.writableLength : 0
+}
+
 export const StreamLive = HttpApiBuilder.group(HeraldApi, "stream", (handlers) =>
   Effect.gen(function*() {
     const notifications = yield* NotificationsClient
-    const bus = yield* RealtimeBus
+    const hub = yield* StreamHub
     const context = yield* Effect.context<TokenVerifier | VersionedCache>()
-    const heartbeatEvery = yield* StreamConfig
+    const { heartbeat, maxBufferedBytes, maxPerUser } = hub.config
     return handlers.handle("stream", ({ request, urlParams }) =>
       Effect.gen(function*() {
         const token = handshakeToken(request.headers["sec-websocket-protocol"], urlParams.access_token)
@@ -49,18 +51,32 @@ export const StreamLive = HttpApiBuilder.group(HeraldApi, "stream", (handlers) =
             { status: 426, headers: { upgrade: "websocket", connection: "Upgrade" } }
           )
         }
-        // Listen before catching up, so nothing stored in between is missed; duplicates are skipped below.
-        const live = yield* bus.subscribe(userChannel(claims.userId))
+        // Joined before catching up, so nothing stored in between is missed; duplicates are skipped below.
+        const joined = yield* hub.join(claims.userId, claims.familyId)
         const socket = yield* request.upgrade
         const write = yield* socket.writer
         // Running the socket performs the handshake (writes wait for it) and reads until the client leaves; clients
         // have nothing to say on this stream, so what they send is ignored.
         const reader = yield* socket.runRaw(() => Effect.void).pipe(Effect.forkScoped)
+        const closeWith = (closing: Closing) => write(new Socket.CloseEvent(closing.code, closing.reason))
+        if (Option.isNone(joined)) {
+          yield* closeWith({ code: closeCodes.tooMany, reason: `too many open streams for this user (at most ${maxPerUser})` })
+          yield* Fiber.join(reader).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+          return HttpServerResponse.empty()
+        }
+        const listener = joined.value
+        // A client that stopped reading: past the bound, nothing more is written and the stream is closed.
+        const send = (message: string) =>
+          Effect.suspend(() =>
+            bufferedBytes(request) > maxBufferedBytes
+              ? hub.close(listener, closeCodes.tooSlow, "client too slow: reconnect with ?since=", "slow")
+              : write(message)
+          )
         const sent = new Set<string>()
-        const unread = yield* callNotifications(notifications.UnreadCount({ userId: claims.userId })).pipe(
+        let unread = yield* callNotifications(notifications.UnreadCount({ userId: claims.userId })).pipe(
           Effect.orElseSucceed(() => 0)
         )
-        yield* write(encodeMessage({ type: "ready", unreadCount: unread }))
+        yield* send(encodeMessage({ type: "ready", unreadCount: unread }))
         const since = urlParams.since
         if (since !== undefined && isNotificationId(since)) {
           const missed = yield* callNotifications(notifications.Since({ userId: claims.userId, after: since, limit: 500 })).pipe(
@@ -68,30 +84,35 @@ export const StreamLive = HttpApiBuilder.group(HeraldApi, "stream", (handlers) =
           )
           for (const [index, notification] of missed.entries()) {
             sent.add(notification.id)
-            yield* write(encodeMessage({ type: "notification", notification, unreadCount: unread - (missed.length - 1 - index) }))
+            yield* send(encodeMessage({ type: "notification", notification, unreadCount: unread - (missed.length - 1 - index) }))
           }
         }
-        const unreadNow = callNotifications(notifications.UnreadCount({ userId: claims.userId })).pipe(Effect.option)
-        const pushes = live.pipe(
-          Stream.filterMap(decodePush),
-          Stream.filter(({ notification }) => !sent.delete(notification.id)),
-          Stream.mapEffect(({ notification }) =>
-            Effect.map(unreadNow, (count) =>
-              encodeMessage({ type: "notification", notification, unreadCount: Option.getOrElse(count, () => unread) }))),
-          Stream.runForEach(write)
+        const pushes = Queue.take(listener.inbox).pipe(
+          Effect.flatMap(({ notification, unreadCount }) => {
+            if (sent.delete(notification.id)) return Effect.void
+            unread = Option.getOrElse(unreadCount, () => unread)
+            return send(encodeMessage({ type: "notification", notification, unreadCount: unread }))
+          }),
+          Effect.forever
         )
-        const heartbeats = Clock.currentTimeMillis.pipe(
-          Effect.flatMap((now) => write(encodeMessage({ type: "heartbeat", at: new Date(now) }))),
-          Effect.repeat(Schedule.spaced(heartbeatEvery))
-        )
+        // Each heartbeat also checks the session, so a revoked one is closed within one interval even without pushes.
+        const heartbeats = Effect.gen(function*() {
+          if (yield* hub.revoked(claims.familyId)) return yield* hub.close(listener, closeCodes.unauthorized, "session revoked", "revoked")
+          yield* send(encodeMessage({ type: "heartbeat", at: new Date(yield* Clock.currentTimeMillis) }))
+        }).pipe(Effect.repeat(Schedule.spaced(heartbeat)))
         const expiry = Effect.sleep(Duration.seconds(Math.max(1, claims.expiresAt - Date.now() / 1000))).pipe(
-          Effect.zipRight(write(new Socket.CloseEvent(4401, "access token expired")))
+          Effect.zipRight(hub.close(listener, closeCodes.unauthorized, "access token expired", "expired"))
         )
-        yield* Fiber.join(reader).pipe(
-          Effect.raceFirst(Effect.zipRight(Effect.raceFirst(pushes, heartbeats), Effect.never)),
-          Effect.raceFirst(expiry),
-          Effect.catchAll(() => Effect.void)
+        const closing = yield* Fiber.join(reader).pipe(
+          Effect.as(Option.none<Closing>()),
+          Effect.raceFirst(Effect.zipRight(
+            Effect.all([pushes, heartbeats, expiry], { concurrency: "unbounded", discard: true }),
+            Effect.never
+          )),
+          Effect.raceFirst(Effect.map(Deferred.await(listener.closing), Option.some)),
+          Effect.catchAll(() => Effect.succeed(Option.none<Closing>()))
         )
+        if (Option.isSome(closing)) yield* closeWith(closing.value)
         return HttpServerResponse.empty()
       }).pipe(
         Effect.scoped,
@@ -102,4 +123,3 @@ export const StreamLive = HttpApiBuilder.group(HeraldApi, "stream", (handlers) =
         })
       ))
   }))
-

@@ -18,7 +18,12 @@ export interface Cluster {
  */
 export const cluster = (
   env: Record<string, string>,
-  options: { readonly gateways: number; readonly notifications: number; readonly gatewayEnv?: Record<string, string> }
+  options: {
+    readonly gateways: number
+    readonly notifications: number
+    readonly gatewayEnv?: Record<string, string>
+    readonly tasksEnv?: Record<string, string>
+  }
 ) =>
   Effect.gen(function*() {
     const shared = { RPC_SECRET: randomBytes(24).toString("base64url"), ...env }
@@ -41,7 +46,7 @@ export const cluster = (
       )
     const [users, tasks, notifications, gateways] = yield* Effect.all([
       start("users", usersPort),
-      start("tasks", tasksPort),
+      start("tasks", tasksPort, options.tasksEnv),
       Effect.forEach(notificationPorts, (at) => start("notifications", at), { concurrency: "unbounded" }),
       Effect.forEach(gatewayPorts, (at, i) =>
         start("gateway", at, {

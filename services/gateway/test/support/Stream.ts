@@ -6,6 +6,8 @@ export interface StreamClient {
   readonly socket: WebSocket
   /** Every JSON message received so far, with the time it arrived. */
   readonly messages: Array<{ readonly at: number; readonly body: unknown }>
+  /** How the server closed the stream, once it has. */
+  readonly closed: Promise<{ readonly code: number; readonly reason: string; readonly at: number }>
 }
 
 /** A WebSocket client that keeps every JSON message it receives. */
@@ -19,7 +21,9 @@ export const connect = (url: string, options: { readonly token?: string; readonl
           const socket = options.token === undefined ? new WebSocket(target) : new WebSocket(target, ["bearer", options.token])
           const messages: StreamClient["messages"] = []
           socket.on("message", (data) => messages.push({ at: Date.now(), body: JSON.parse(data.toString()) }))
-          socket.once("open", () => resolve({ socket, messages }))
+          const closed = new Promise<{ readonly code: number; readonly reason: string; readonly at: number }>((done) =>
+            socket.once("close", (code, reason) => done({ code, reason: reason.toString(), at: Date.now() })))
+          socket.once("open", () => resolve({ socket, messages, closed }))
           socket.once("error", reject)
           socket.once("unexpected-response", (_, response) => reject(new Error(`handshake answered ${response.statusCode}`)))
         })

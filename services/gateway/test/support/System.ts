@@ -1,7 +1,8 @@
-import { HttpLayerRouter, HttpServer } from "@effect/platform"
+import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Internal } from "@herald/all-in-one/Herald"
 import * as Logging from "@herald/infra/Logging"
+import * as Metrics from "@herald/infra/Metrics"
 import * as Platform from "@herald/infra/Platform"
 import { servers, uniqueName } from "@herald/testing/Env"
 import { DocumentStore } from "@herald/infra/Store"
@@ -12,6 +13,8 @@ import * as Gateway from "../../src/Routes.ts"
 /** A running Herald, as a test reaches it: its base URL and the settings it runs with. */
 export class TestSystem extends Context.Tag("Herald/TestSystem")<TestSystem, {
   readonly url: string
+  /** Prometheus metrics of the whole system (one process), on their internal port. */
+  readonly metricsUrl: string
   readonly env: TestEnv
 }>() {}
 
@@ -37,6 +40,7 @@ export const testEnv = (label: string, overrides: Record<string, string> = {}): 
     RATE_LIMIT_MAX: "1000000",
     AUTH_RATE_LIMIT_MAX: "1000000",
     RETRY_DELAYS_MS: "100,300",
+    METRICS_PORT: "0",
     LOG_LEVEL: "Error",
     LOG_FORMAT: "logfmt",
     ...overrides
@@ -79,12 +83,13 @@ export const layer = (
   const env: TestEnv = options.embedded ? embedded : base
   const address = Layer.effect(
     TestSystem,
-    Effect.map(HttpServer.HttpServer, (server) => ({
+    Effect.all({ server: HttpServer.HttpServer, metrics: Metrics.MetricsServer }).pipe(Effect.map(({ metrics, server }) => ({
       url: `http://127.0.0.1:${server.address._tag === "TcpAddress" ? server.address.port : 0}`,
+      metricsUrl: metrics.url,
       env
-    }))
-  )
-  return Layer.merge(HttpLayerRouter.serve(Gateway.routes, { disableLogger: true, disableListenLog: true }), address).pipe(
+    })))
+  ).pipe(Layer.provide(Metrics.serve(0)))
+  return Layer.merge(Gateway.serve({ disableListenLog: true }), address).pipe(
     Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provide(Internal),
     Layer.provide([

@@ -1,0 +1,27 @@
+import { Clock, Effect, Option, Schedule } from "effect"
+import type { Index } from "./Store.ts"
+
+const ttlField = <Doc>(index: Index<Doc>): Option.Option<{ readonly field: string; readonly seconds: number }> => {
+  const [field] = Object.keys(index.keys)
+  return index.expireAfterSeconds === undefined || field === undefined
+    ? Option.none()
+    : Option.some({ field, seconds: index.expireAfterSeconds })
+}
+
+/**
+ * Deletes expired documents every `every`: the TTL index a server cannot keep itself (FerretDB answers 238 to
+ * `expireAfterSeconds`, and the memory store has no background expiry).
+ */
+export const sweepExpired = <Doc>(
+  indexes: ReadonlyArray<Index<Doc>>,
+  deleteOlderThan: (field: string, cutoff: Date) => Effect.Effect<number, unknown>,
+  every: `${number} ${"millis" | "seconds" | "minutes"}`
+) =>
+  Effect.forEach(indexes.flatMap((index) => Option.toArray(ttlField(index))), ({ field, seconds }) =>
+    Clock.currentTimeMillis.pipe(
+      Effect.flatMap((now) => deleteOlderThan(field, new Date(now - seconds * 1000))),
+      Effect.catchAll((error) => Effect.logWarning("TTL sweep failed", error)),
+      Effect.repeat(Schedule.spaced(every)),
+      Effect.forkScoped
+    ), { discard: true })
+

@@ -1,0 +1,143 @@
+import type { UserId } from "@herald/domain/Ids"
+import { Notification } from "@herald/domain/Notification"
+import { VersionedCache } from "@herald/infra/Cache"
+import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
+import { isRevoked } from "@herald/infra/Revocations"
+import { callNotifications, NotificationsClient } from "@herald/infra/ServiceClients"
+import { Config, Deferred, Duration, Effect, Metric, Option, Queue, RcMap, Schema, type Scope, Stream } from "effect"
+
+export const StreamConfig = Config.all({
+  heartbeat: Config.duration("STREAM_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(25))),
+  maxPerUser: Config.integer("STREAM_MAX_PER_USER").pipe(
+    Config.withDefault(8),
+    Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 })
+  ),
+  maxBufferedBytes: Config.integer("STREAM_MAX_BUFFERED_BYTES").pipe(
+    Config.withDefault(1024 * 1024),
+    Config.validate({ message: "must be at least 1024", validation: (n) => n >= 1024 })
+  )
+})
+export type StreamConfig = Config.Config.Success<typeof StreamConfig>
+
+/** Why the gateway ends a stream: close codes of the application range, each with a reason a person can read. */
+export const closeCodes = { unauthorized: 4401, tooSlow: 4408, tooMany: 4429 } as const
+
+/** A notification for one stream, with the user's unread count (computed once per push for all their streams). */
+export interface Push {
+  readonly notification: Notification
+  readonly unreadCount: Option.Option<number>
+}
+
+/** How and why a stream is to be closed. */
+export interface Closing {
+  readonly code: number
+  readonly reason: string
+}
+
+/** One open stream as the hub sees it: its session, what waits to be written, and the close it is asked for. */
+export interface Listener {
+  readonly familyId: string
+  readonly inbox: Queue.Dequeue<Push>
+  readonly closing: Deferred.Deferred<Closing>
+}
+
+interface Entry extends Listener {
+  readonly inbox: Queue.Queue<Push>
+}
+
+/** Pushes a stream may have waiting before it counts as too slow and is closed (it then catches up with `?since=`). */
+const inboxSize = 256
+
+/** What the notifications service publishes: the notification; the unread count is added here. */
+const decodePush = Schema.decodeUnknownOption(
+  Schema.parseJson(Schema.Struct({ type: Schema.Literal("notification"), notification: Notification }))
+)
+
+const unreadLookups = Metric.counter("herald_stream_unread_lookups_total", {
+  description: "Unread-count lookups made for real-time pushes (one per push per user, whatever their open streams)"
+})
+const closedStreams = (reason: string) =>
+  Metric.counter("herald_stream_closed_total", { description: "Streams the gateway closed, by reason" }).pipe(
+    Metric.tagged("reason", reason)
+  )
+
+/**
+ * The real-time streams of this gateway, grouped by user: one bus subscription per user with open streams, one
+ * unread-count lookup and one revocation check per session for each push, at most `STREAM_MAX_PER_USER` streams
+ * per user on this gateway, and a bounded inbox per stream.
+ */
+export class StreamHub extends Effect.Service<StreamHub>()("Herald/StreamHub", {
+  scoped: Effect.gen(function*() {
+    const bus = yield* RealtimeBus
+    const notifications = yield* NotificationsClient
+    const cache = yield* VersionedCache
+    const config = yield* StreamConfig
+
+    /** Redis being down does not close streams, as it does not refuse requests (see `authenticate`). */
+    const revoked = (familyId: string) => isRevoked(cache, familyId, "150 millis").pipe(Effect.orElseSucceed(() => false))
+
+    const close = (listener: Listener, code: number, reason: string, metric: string) =>
+      Effect.flatMap(Deferred.succeed(listener.closing, { code, reason }), (first) =>
+        first ? Metric.increment(closedStreams(metric)) : Effect.void)
+
+    const deliver = (userId: UserId, entries: Set<Entry>, notification: Notification) =>
+      Effect.gen(function*() {
+        if (entries.size === 0) return
+        yield* Metric.increment(unreadLookups)
+        const unreadCount = yield* callNotifications(notifications.UnreadCount({ userId })).pipe(Effect.option)
+        const families = new Set([...entries].map((entry) => entry.familyId))
+        const ended = new Set(yield* Effect.filter(families, revoked, { concurrency: "unbounded" }))
+        for (const entry of entries) {
+          if (ended.has(entry.familyId)) yield* close(entry, closeCodes.unauthorized, "session revoked", "revoked")
+          else if (!Queue.unsafeOffer(entry.inbox, { notification, unreadCount })) {
+            yield* close(entry, closeCodes.tooSlow, "client too slow: reconnect with ?since=", "slow")
+          }
+        }
+      })
+
+    const users = yield* RcMap.make({
+      lookup: (userId: UserId) =>
+        Effect.gen(function*() {
+          const entries = new Set<Entry>()
+          // Awaited here, so a stream that joins listens before it catches up: nothing stored in between is missed.
+          const live = yield* bus.subscribe(userChannel(userId))
+          yield* live.pipe(
+            Stream.filterMap(decodePush),
+            Stream.runForEach(({ notification }) =>
+              deliver(userId, entries, notification).pipe(
+                // One push going wrong must not end the user's feed.
+                Effect.catchAllCause((cause) => Effect.logError("real-time push failed", cause))
+              )),
+            Effect.forkScoped
+          )
+          return entries
+        })
+    })
+
+    return {
+      config,
+      revoked,
+      /**
+       * Registers a stream of `userId` for the current scope; `None` when the user already has `maxPerUser` open
+       * here. The caller closes its socket as `closing` says once that is completed.
+       */
+      join: (userId: UserId, familyId: string): Effect.Effect<Option.Option<Listener>, never, Scope.Scope> =>
+        Effect.gen(function*() {
+          const entries = yield* RcMap.get(users, userId)
+          if (entries.size >= config.maxPerUser) {
+            yield* Metric.increment(closedStreams("too_many"))
+            return Option.none()
+          }
+          const entry: Entry = {
+            familyId,
+            inbox: yield* Effect.acquireRelease(Queue.dropping<Push>(inboxSize), Queue.shutdown),
+            closing: yield* Deferred.make<Closing>()
+          }
+          yield* Effect.acquireRelease(Effect.sync(() => entries.add(entry)), () => Effect.sync(() => entries.delete(entry)))
+          return Option.some<Listener>(entry)
+        }),
+      /** Asks a stream to close (an expired token, a revoked session, a client that stopped reading). */
+      close
+    }
+  })
+}) {}
