@@ -7,14 +7,19 @@ import { Schema } from "effect"
 import * as ApiError from "./ApiError.ts"
 import { Authentication } from "./Auth.ts"
 import { Page, PageQuery } from "./Common.ts"
+import { Comment, CommentListQuery, CreateCommentRequest, UpdateCommentRequest } from "./Comment.ts"
 import {
+  CommentNotFound,
+  Conflict,
   DependencyUnavailable,
   EmailTaken,
   ExportNotFound,
   ExportNotReady,
+  Forbidden,
   InternalError,
   InvalidCredentials,
   InvalidRefreshToken,
+  MemberNotFound,
   NotificationNotFound,
   PayloadTooLarge,
   ProjectNotFound,
@@ -31,6 +36,7 @@ import { CreateExportRequest, Export, ExportAccepted } from "./Export.ts"
 import { Liveness, Readiness } from "./Health.ts"
 import { idempotentPost } from "./Idempotency.ts"
 import { PathId } from "./Ids.ts"
+import { AddMemberRequest, ChangeRoleRequest, Member, MemberListQuery, TransferRequest } from "./Member.ts"
 import { LatestQuery, Notification, NotificationListQuery, UnreadCount } from "./Notification.ts"
 import { CreateProjectRequest, Project, UpdateProjectRequest } from "./Project.ts"
 import { CreateTaskRequest, IfMatchHeader, PatchTaskRequest, ReplaceTaskRequest, Task, TaskListQuery } from "./Task.ts"
@@ -46,6 +52,7 @@ import {
 } from "./User.ts"
 
 const IdPath = Schema.Struct({ id: PathId })
+const MemberPath = Schema.Struct({ id: PathId, userId: PathId })
 
 /** `/ready` answers 503 with this same report when a dependency is down. */
 export const NotReady = Readiness.annotations(HttpApiSchema.annotations({ status: 503 }))
@@ -106,12 +113,73 @@ export class ProjectsApi extends HttpApiGroup.make("projects")
       .setPayload(UpdateProjectRequest)
       .addSuccess(Project)
       .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
+      .annotate(OpenApi.Description, "Owner and editors. Members are told of a rename (`project.updated`).")
   )
   .add(
     HttpApiEndpoint.del("delete", "/api/projects/:id")
       .setPath(IdPath)
       .addSuccess(HttpApiSchema.NoContent)
       .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
+      .annotate(OpenApi.Description, "Owner only. Its tasks go too; every member is told (`project.deleted`).")
+  )
+  .add(
+    HttpApiEndpoint.get("members", "/api/projects/:id/members")
+      .setPath(IdPath)
+      .setUrlParams(MemberListQuery)
+      .addSuccess(Page(Member))
+      .addError(ApiError.http(ProjectNotFound))
+      .annotate(OpenApi.Description, "Every member may list the members, owner first, then by when they were added.")
+  )
+  .add(
+    idempotentPost("addMember", "/api/projects/:id/members")
+      .setPath(IdPath)
+      .setPayload(AddMemberRequest)
+      .addSuccess(Member, { status: 201 })
+      .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
+      .addError(ApiError.http(UserNotFound))
+      .addError(ApiError.http(Conflict))
+      .annotate(
+        OpenApi.Description,
+        "Owner only. The person must have an account (404 otherwise); already a member: 409. They are told."
+      )
+  )
+  .add(
+    HttpApiEndpoint.patch("changeMember", "/api/projects/:id/members/:userId")
+      .setPath(MemberPath)
+      .setPayload(ChangeRoleRequest)
+      .addSuccess(Member)
+      .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
+      .addError(ApiError.http(MemberNotFound))
+      .addError(ApiError.http(Conflict))
+      .annotate(OpenApi.Description, "Owner only. The owner's own role changes only by a transfer (409).")
+  )
+  .add(
+    HttpApiEndpoint.del("removeMember", "/api/projects/:id/members/:userId")
+      .setPath(MemberPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
+      .addError(ApiError.http(MemberNotFound))
+      .addError(ApiError.http(Conflict))
+      .annotate(
+        OpenApi.Description,
+        "The owner removes a member, or a member leaves (their own user id). The owner cannot leave (409): transfer " +
+          "the project first. A removed member loses access and stops being notified at once."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("transfer", "/api/projects/:id/transfer")
+      .setPath(IdPath)
+      .setPayload(TransferRequest)
+      .addSuccess(Project)
+      .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
+      .addError(ApiError.http(MemberNotFound))
+      .annotate(OpenApi.Description, "Owner only: another member becomes the owner, the old owner an editor.")
   )
   .middleware(Authentication)
 {}
@@ -121,6 +189,7 @@ const createTask = <const Name extends string>(name: Name, path: `/${string}`) =
     .setPayload(CreateTaskRequest)
     .addSuccess(Task, { status: 201 })
     .addError(ApiError.http(ProjectNotFound))
+    .addError(ApiError.http(Forbidden))
 
 const changeTask = <Name extends string>(endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "PUT" | "PATCH">) =>
   endpoint
@@ -129,7 +198,11 @@ const changeTask = <Name extends string>(endpoint: HttpApiEndpoint.HttpApiEndpoi
     .addSuccess(Task)
     .addError(ApiError.http(TaskNotFound))
     .addError(ApiError.http(ProjectNotFound))
+    .addError(ApiError.http(Forbidden))
     .addError(ApiError.http(VersionConflict))
+
+const watchTask = <Name extends string>(endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "POST" | "DELETE">) =>
+  endpoint.setPath(IdPath).addSuccess(HttpApiSchema.NoContent).addError(ApiError.http(TaskNotFound))
 
 export class TasksApi extends HttpApiGroup.make("tasks")
   .add(createTask("create", "/api/tasks"))
@@ -149,7 +222,56 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       .setHeaders(IfMatchHeader)
       .addSuccess(HttpApiSchema.NoContent)
       .addError(ApiError.http(TaskNotFound))
+      .addError(ApiError.http(Forbidden))
       .addError(ApiError.http(VersionConflict))
+  )
+  .add(
+    watchTask(HttpApiEndpoint.post("watch", "/api/tasks/:id/watch")).annotate(
+      OpenApi.Description,
+      "Be told of the task's changes and comments. Creating, being assigned to or commenting on a task also does this."
+    )
+  )
+  .add(watchTask(HttpApiEndpoint.del("unwatch", "/api/tasks/:id/watch")))
+  .add(
+    idempotentPost("comment", "/api/tasks/:id/comments")
+      .setPath(IdPath)
+      .setPayload(CreateCommentRequest)
+      .addSuccess(Comment, { status: 201 })
+      .addError(ApiError.http(TaskNotFound))
+      .annotate(
+        OpenApi.Description,
+        "Every member may comment. `@name` or `@email` of a member mentions them (a name two members share mentions " +
+          "nobody: see `mentions`). The task's watchers, its assignee and the people mentioned are told."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("comments", "/api/tasks/:id/comments")
+      .setPath(IdPath)
+      .setUrlParams(CommentListQuery)
+      .addSuccess(Page(Comment))
+      .addError(ApiError.http(TaskNotFound))
+      .annotate(OpenApi.Description, "Oldest first.")
+  )
+  .middleware(Authentication)
+{}
+
+export class CommentsApi extends HttpApiGroup.make("comments")
+  .add(
+    HttpApiEndpoint.patch("update", "/api/comments/:id")
+      .setPath(IdPath)
+      .setPayload(UpdateCommentRequest)
+      .addSuccess(Comment)
+      .addError(ApiError.http(CommentNotFound))
+      .addError(ApiError.http(Forbidden))
+      .annotate(OpenApi.Description, "The author only; mentions are read again.")
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/api/comments/:id")
+      .setPath(IdPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(ApiError.http(CommentNotFound))
+      .addError(ApiError.http(Forbidden))
+      .annotate(OpenApi.Description, "The author, an editor or the owner of the project.")
   )
   .middleware(Authentication)
 {}
@@ -268,6 +390,7 @@ export class HeraldApi extends HttpApi.make("herald")
   .add(UsersApi)
   .add(ProjectsApi)
   .add(TasksApi)
+  .add(CommentsApi)
   .add(NotificationsApi)
   .add(StreamApi)
   .add(ExportsApi)

@@ -79,6 +79,26 @@ export class ExportNotFound extends Schema.TaggedError<ExportNotFound>()(
   HttpApiSchema.annotations({ status: 404 })
 ) {}
 
+export class CommentNotFound extends Schema.TaggedError<CommentNotFound>()(
+  "CommentNotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/** The user named is not a member of the project. */
+export class MemberNotFound extends Schema.TaggedError<MemberNotFound>()(
+  "MemberNotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/** The request contradicts the resource's state (already a member; the owner leaving without a transfer). */
+export class Conflict extends Schema.TaggedError<Conflict>()(
+  "Conflict",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
 export class EmailTaken extends Schema.TaggedError<EmailTaken>()(
   "EmailTaken",
   { message: Schema.String },

@@ -32,6 +32,7 @@ export const prefixes = {
   notification: "ntf",
   export: "exp",
   event: "evt",
+  comment: "cmt",
   family: "fam"
 } as const
 
@@ -54,6 +55,8 @@ export const ExportId = idSchema(prefixes.export, "ExportId")
 export type ExportId = typeof ExportId.Type
 export const EventId = idSchema(prefixes.event, "EventId")
 export type EventId = typeof EventId.Type
+export const CommentId = idSchema(prefixes.comment, "CommentId")
+export type CommentId = typeof CommentId.Type
 export const FamilyId = idSchema(prefixes.family, "FamilyId")
 export type FamilyId = typeof FamilyId.Type
 
@@ -85,6 +88,7 @@ export const newTaskId = generator(prefixes.task, TaskId)
 export const newNotificationId = generator(prefixes.notification, NotificationId)
 export const newExportId = generator(prefixes.export, ExportId)
 export const newEventId = generator(prefixes.event, EventId)
+export const newCommentId = generator(prefixes.comment, CommentId)
 export const newFamilyId = generator(prefixes.family, FamilyId)
 
 /**

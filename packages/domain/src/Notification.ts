@@ -12,7 +12,8 @@ export class Notification extends Schema.Class<Notification>("Notification")({
   createdAt: IsoDateTime
 }) {}
 
-const BooleanFromText = Schema.transform(Schema.Literal("true", "false"), Schema.Boolean, {
+/** `true` / `false` in a query string. */
+export const BooleanFromText = Schema.transform(Schema.Literal("true", "false"), Schema.Boolean, {
   strict: true,
   decode: (text) => text === "true",
   encode: (flag) => (flag ? "true" : "false")

@@ -1,6 +1,7 @@
 import { Schema } from "effect"
 import { IsoDateTime, TrimmedText } from "./Common.ts"
 import { ProjectId } from "./Ids.ts"
+import { ProjectRole } from "./Member.ts"
 
 /** Tasks of a project by status, kept incrementally from task events (never aggregated at read time). */
 export const TaskCounts = Schema.Struct({
@@ -19,6 +20,7 @@ export class Project extends Schema.Class<Project>("Project")({
   name: Schema.String,
   description: Schema.String,
   taskCounts: TaskCounts,
+  role: ProjectRole.annotations({ description: "The caller's role in the project" }),
   createdAt: IsoDateTime,
   updatedAt: IsoDateTime
 }) {}

@@ -1,6 +1,7 @@
 import { Schema } from "effect"
 import { Cursor, IsoDateTime, Limit, TrimmedText } from "./Common.ts"
-import { PathId, ProjectId, TaskId } from "./Ids.ts"
+import { PathId, ProjectId, TaskId, UserId } from "./Ids.ts"
+import { BooleanFromText } from "./Notification.ts"
 
 export const TaskStatus = Schema.Literal("todo", "in_progress", "done")
 export type TaskStatus = typeof TaskStatus.Type
@@ -20,6 +21,8 @@ export class Task extends Schema.Class<Task>("Task")({
   priority: TaskPriority,
   status: TaskStatus,
   dueDate: Schema.NullOr(IsoDateTime),
+  assigneeId: Schema.NullOr(UserId),
+  watching: Schema.Boolean.annotations({ description: "Whether the caller watches the task (is told of its changes)" }),
   version: Schema.Int,
   createdAt: IsoDateTime,
   updatedAt: IsoDateTime
@@ -34,7 +37,10 @@ export const CreateTaskRequest = Schema.Struct({
   priority: Schema.optionalWith(TaskPriority, { default: () => "medium" as const }),
   status: Schema.optionalWith(TaskStatus, { default: () => "todo" as const }),
   dueDate: Schema.optionalWith(Schema.NullOr(IsoDateTime), { default: () => null }),
-  projectId: Schema.optionalWith(ProjectRef, { default: () => null })
+  projectId: Schema.optionalWith(ProjectRef, { default: () => null }),
+  assigneeId: Schema.optionalWith(Schema.NullOr(PathId), { default: () => null }).annotations({
+    description: "A member of the task's project (for a task without a project: its creator), else 400"
+  })
 })
 export type CreateTaskRequest = typeof CreateTaskRequest.Type
 
@@ -49,13 +55,16 @@ export const PatchTaskRequest = Schema.Struct({
   priority: Schema.optional(TaskPriority),
   status: Schema.optional(TaskStatus),
   dueDate: Schema.optional(Schema.NullOr(IsoDateTime)),
-  projectId: Schema.optional(ProjectRef)
+  projectId: Schema.optional(ProjectRef),
+  assigneeId: Schema.optional(Schema.NullOr(PathId))
 })
 export type PatchTaskRequest = typeof PatchTaskRequest.Type
 
 export const TaskListQuery = Schema.Struct({
   projectId: Schema.optional(PathId),
   status: Schema.optional(TaskStatus),
+  assigneeId: Schema.optional(PathId).annotations({ description: "A user id, or `me` for the caller" }),
+  watching: Schema.optional(BooleanFromText),
   limit: Schema.optionalWith(Limit, { default: () => 20 }),
   cursor: Schema.optional(Cursor)
 })
