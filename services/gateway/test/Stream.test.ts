@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { newNotificationId } from "@herald/domain/Ids"
-import { eventually, field, request, signUp, sleep, tellUser, text } from "@herald/testing/Http"
+import { eventually, field, request, signUp, sleep, tellUser } from "@herald/testing/Http"
 import { Context, Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { connect, ofType } from "./support/Stream.ts"
