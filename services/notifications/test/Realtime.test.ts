@@ -91,7 +91,7 @@ describe("notifications REST and real time", () => {
       }))
   })
 
-  it.live("two gateways and two notification services: a client on gateway A hears of a task created through gateway B within a second", () =>
+  it.live("two gateways and two notification services: a client on gateway A hears of a task assigned to them through gateway B within a second", () =>
     Effect.gen(function*() {
       const { gateways: [a, b] } = yield* cluster(System.testEnv("multi"), { gateways: 2, notifications: 2 })
       if (a === undefined || b === undefined) return expect.fail("two gateways were asked for")
