@@ -35,7 +35,7 @@ const tasks = client.db(process.env.MONGODB_DATABASE ?? "herald").collection<Tas
 const TasksLive = HttpApiBuilder.group(FloorApi, "tasks", (handlers) =>
   handlers.handle("get", ({ path }) =>
     Effect.promise(() => tasks.findOne({ _id: path.id })).pipe(
-      Effect.flatMap((doc) => (doc === null ? Effect.fail(new TaskNotFound()) : Effect.succeed(toTask(doc))))
+      Effect.flatMap((doc) => (doc === null ? Effect.fail(new TaskNotFound()) : Effect.succeed(toTask(doc, doc.ownerId))))
     )))
 
 HttpLayerRouter.serve(HttpLayerRouter.addHttpApi(FloorApi).pipe(Layer.provide(TasksLive))).pipe(

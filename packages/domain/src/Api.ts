@@ -8,13 +8,18 @@ import { Schema } from "effect"
 import * as ApiError from "./ApiError.ts"
 import { Authentication } from "./Auth.ts"
 import { Page, PageQuery } from "./Common.ts"
+import { Comment, CommentListQuery, CreateCommentRequest, UpdateCommentRequest } from "./Comment.ts"
 import {
+  CommentNotFound,
+  Conflict,
   DependencyUnavailable,
   EmailTaken,
   ExportNotFound,
   ExportNotReady,
+  Forbidden,
   InvalidCredentials,
   InvalidRefreshToken,
+  MemberNotFound,
   NotificationNotFound,
   PayloadTooLarge,
   ProjectNotFound,
@@ -32,6 +37,7 @@ import { CreateExportRequest, Export, ExportAccepted } from "./Export.ts"
 import { GatewayReadiness, Liveness } from "./Health.ts"
 import { exampleId, pathIdOf } from "./Ids.ts"
 import { idempotentPost } from "./Idempotency.ts"
+import { AddMemberRequest, ChangeRoleRequest, Member, MemberListQuery, TransferRequest } from "./Member.ts"
 import { LatestQuery, Notification, NotificationListQuery, UnreadCount } from "./Notification.ts"
 import { finishDocument } from "./OpenApiDocument.ts"
 import { CreateProjectRequest, Project, UpdateProjectRequest } from "./Project.ts"
@@ -51,8 +57,10 @@ import {
 const idPath = (prefix: string, noun: string) => Schema.Struct({ id: pathIdOf(prefix, noun) })
 const ProjectPath = idPath("prj", "project")
 const TaskPath = idPath("tsk", "task")
+const CommentPath = idPath("cmt", "comment")
 const NotificationPath = idPath("ntf", "notification")
 const ExportPath = idPath("exp", "export")
+const MemberPath = Schema.Struct({ id: pathIdOf("prj", "project"), userId: pathIdOf("usr", "member's user") })
 
 /** What the OpenAPI document says of an operation: a summary line and a description for a person. */
 const doc = (summary: string, description: string) => OpenApi.annotations({ summary, description })
@@ -233,7 +241,12 @@ export class ProjectsApi extends HttpApiGroup.make("projects")
       .addSuccess(Project)
       .pipe(takesJson)
       .addError(ApiError.http(ProjectNotFound))
-      .annotateContext(doc("Change a project", "Renames a project or changes its description; fields left out keep their value."))
+      .addError(ApiError.http(Forbidden))
+      .annotateContext(doc(
+        "Change a project",
+        "Renames a project or changes its description; fields left out keep their value. The owner and editors may; " +
+          "members are told of a rename (`project.updated`)."
+      ))
   )
   .add(
     HttpApiEndpoint.del("delete", "/api/projects/:id")
@@ -241,9 +254,79 @@ export class ProjectsApi extends HttpApiGroup.make("projects")
       .addSuccess(HttpApiSchema.NoContent)
       .pipe(validated)
       .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
       .annotateContext(doc(
         "Delete a project",
-        "Deletes the project and all its tasks; each deleted task emits its event, so notifications follow."
+        "The owner only. Deletes the project and all its tasks; every member is told (`project.deleted`)."
+      ))
+  )
+  .add(
+    HttpApiEndpoint.get("members", "/api/projects/:id/members")
+      .setPath(ProjectPath)
+      .setUrlParams(MemberListQuery)
+      .addSuccess(Page(Member, "A page of the project's members, the owner first, then by when they were added"))
+      .pipe(validated)
+      .addError(ApiError.http(ProjectNotFound))
+      .annotateContext(doc("List a project's members", "Every member may list the members with their roles, a page at a time."))
+  )
+  .add(
+    idempotentPost("addMember", "/api/projects/:id/members")
+      .setPath(ProjectPath)
+      .setPayload(AddMemberRequest)
+      .addSuccess(Member, { status: 201 })
+      .pipe(takesJson)
+      .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
+      .addError(ApiError.http(UserNotFound))
+      .addError(ApiError.http(Conflict))
+      .annotateContext(doc(
+        "Add a member",
+        "The owner only. Adds the person with this email, who must have an account (404 otherwise), with a role " +
+          "(`editor` or `viewer`); already a member: 409. They are told (`project.member_added`)."
+      ))
+  )
+  .add(
+    HttpApiEndpoint.patch("changeMember", "/api/projects/:id/members/:userId")
+      .setPath(MemberPath)
+      .setPayload(ChangeRoleRequest)
+      .addSuccess(Member)
+      .pipe(takesJson)
+      .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
+      .addError(ApiError.http(MemberNotFound))
+      .addError(ApiError.http(Conflict))
+      .annotateContext(doc(
+        "Change a member's role",
+        "The owner only. Makes a member an editor or a viewer; the owner's own role changes only by a transfer (409)."
+      ))
+  )
+  .add(
+    HttpApiEndpoint.del("removeMember", "/api/projects/:id/members/:userId")
+      .setPath(MemberPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .pipe(validated)
+      .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
+      .addError(ApiError.http(MemberNotFound))
+      .addError(ApiError.http(Conflict))
+      .annotateContext(doc(
+        "Remove a member, or leave",
+        "The owner removes a member, or a member leaves (their own user id). The owner cannot leave (409): transfer " +
+          "the project first. A removed member loses access and stops being notified at once."
+      ))
+  )
+  .add(
+    HttpApiEndpoint.post("transfer", "/api/projects/:id/transfer")
+      .setPath(ProjectPath)
+      .setPayload(TransferRequest)
+      .addSuccess(Project)
+      .pipe(takesJson)
+      .addError(ApiError.http(ProjectNotFound))
+      .addError(ApiError.http(Forbidden))
+      .addError(ApiError.http(MemberNotFound))
+      .annotateContext(doc(
+        "Transfer ownership",
+        "The owner only: another member becomes the owner, and the old owner an editor."
       ))
   )
   .middleware(Authentication)
@@ -258,6 +341,7 @@ const createTask = <const Name extends string>(name: Name, path: `/${string}`) =
     .addSuccess(Task, { status: 201 })
     .pipe(takesJson)
     .addError(ApiError.http(ProjectNotFound))
+    .addError(ApiError.http(Forbidden))
 
 const changeTask = <Name extends string>(endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "PUT" | "PATCH">) =>
   endpoint
@@ -266,7 +350,11 @@ const changeTask = <Name extends string>(endpoint: HttpApiEndpoint.HttpApiEndpoi
     .addSuccess(Task)
     .addError(ApiError.http(TaskNotFound))
     .addError(ApiError.http(ProjectNotFound))
+    .addError(ApiError.http(Forbidden))
     .addError(ApiError.http(VersionConflict))
+
+const watchTask = <Name extends string>(endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "POST" | "DELETE">) =>
+  endpoint.setPath(TaskPath).addSuccess(HttpApiSchema.NoContent).pipe(validated).addError(ApiError.http(TaskNotFound))
 
 export class TasksApi extends HttpApiGroup.make("tasks")
   .add(
@@ -328,16 +416,78 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       .addSuccess(HttpApiSchema.NoContent)
       .pipe(validated)
       .addError(ApiError.http(TaskNotFound))
+      .addError(ApiError.http(Forbidden))
       .addError(ApiError.http(VersionConflict))
       .annotateContext(doc(
         "Delete a task",
         "Deletes a task; a `task.deleted` event follows. With `If-Match: <version>` only that version is deleted (409 otherwise)."
       ))
   )
+  .add(
+    watchTask(HttpApiEndpoint.post("watch", "/api/tasks/:id/watch")).annotateContext(doc(
+      "Watch a task",
+      "The caller is told of the task's changes and comments from now on. Creating, being assigned to or commenting " +
+        "on a task also does this."
+    ))
+  )
+  .add(
+    watchTask(HttpApiEndpoint.del("unwatch", "/api/tasks/:id/watch")).annotateContext(doc(
+      "Stop watching a task",
+      "The caller is no longer told of the task's changes and comments (unless assigned to it or mentioned)."
+    ))
+  )
+  .add(
+    idempotentPost("comment", "/api/tasks/:id/comments")
+      .setPath(TaskPath)
+      .setPayload(CreateCommentRequest)
+      .addSuccess(Comment, { status: 201 })
+      .pipe(takesJson)
+      .addError(ApiError.http(TaskNotFound))
+      .annotateContext(doc(
+        "Comment on a task",
+        "Every member may comment. `@name` or `@email` of a member mentions them (a name two members share mentions " +
+          "nobody: see `mentions`). The task's watchers, its assignee and the people mentioned are told."
+      ))
+  )
+  .add(
+    HttpApiEndpoint.get("comments", "/api/tasks/:id/comments")
+      .setPath(TaskPath)
+      .setUrlParams(CommentListQuery)
+      .addSuccess(Page(Comment, "A page of the task's comments, oldest first"))
+      .pipe(validated)
+      .addError(ApiError.http(TaskNotFound))
+      .annotateContext(doc("List a task's comments", "The task's comments, oldest first, a page at a time."))
+  )
   .middleware(Authentication)
   .addError(Limited)
   .addError(Unavailable)
   .annotate(OpenApi.Description, "Tasks, private or in a project")
+{}
+
+export class CommentsApi extends HttpApiGroup.make("comments")
+  .add(
+    HttpApiEndpoint.patch("update", "/api/comments/:id")
+      .setPath(CommentPath)
+      .setPayload(UpdateCommentRequest)
+      .addSuccess(Comment)
+      .pipe(takesJson)
+      .addError(ApiError.http(CommentNotFound))
+      .addError(ApiError.http(Forbidden))
+      .annotateContext(doc("Edit a comment", "The author only; its mentions are read again. Nobody is told of an edit."))
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/api/comments/:id")
+      .setPath(CommentPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .pipe(validated)
+      .addError(ApiError.http(CommentNotFound))
+      .addError(ApiError.http(Forbidden))
+      .annotateContext(doc("Delete a comment", "The author, an editor or the owner of the project may delete a comment."))
+  )
+  .middleware(Authentication)
+  .addError(Limited)
+  .addError(Unavailable)
+  .annotate(OpenApi.Description, "Comments on tasks")
 {}
 
 const listNotifications = <const Name extends string>(name: Name, path: `/${string}`) =>
@@ -475,6 +625,7 @@ export class HeraldApi extends HttpApi.make("herald")
   .add(UsersApi)
   .add(ProjectsApi)
   .add(TasksApi)
+  .add(CommentsApi)
   .add(NotificationsApi)
   .add(StreamApi)
   .add(ExportsApi)

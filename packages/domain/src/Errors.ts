@@ -115,6 +115,35 @@ export class ExportNotFound extends Schema.TaggedError<ExportNotFound>()(
   })
 ) {}
 
+export class CommentNotFound extends Schema.TaggedError<CommentNotFound>()(
+  "CommentNotFound",
+  { message: Schema.String },
+  documented(404, {
+    description: "No such comment, or one on a task the caller cannot see",
+    message: "comment not found"
+  })
+) {}
+
+/** The user named is not a member of the project. */
+export class MemberNotFound extends Schema.TaggedError<MemberNotFound>()(
+  "MemberNotFound",
+  { message: Schema.String },
+  documented(404, {
+    description: "The user named is not a member of the project",
+    message: "member not found"
+  })
+) {}
+
+/** The request contradicts the resource's state (already a member; the owner leaving without a transfer). */
+export class Conflict extends Schema.TaggedError<Conflict>()(
+  "Conflict",
+  { message: Schema.String },
+  documented(409, {
+    description: "The request contradicts the project's state (already a member; the owner leaving without a transfer)",
+    message: "already a member of this project"
+  })
+) {}
+
 export class EmailTaken extends Schema.TaggedError<EmailTaken>()(
   "EmailTaken",
   { message: Schema.String },

@@ -32,6 +32,7 @@ export const prefixes = {
   notification: "ntf",
   export: "exp",
   event: "evt",
+  comment: "cmt",
   family: "fam"
 } as const
 
@@ -60,6 +61,8 @@ export const ExportId = idSchema(prefixes.export, "ExportId", "export")
 export type ExportId = typeof ExportId.Type
 export const EventId = idSchema(prefixes.event, "EventId", "event")
 export type EventId = typeof EventId.Type
+export const CommentId = idSchema(prefixes.comment, "CommentId", "comment")
+export type CommentId = typeof CommentId.Type
 export const FamilyId = idSchema(prefixes.family, "FamilyId", "login session (token family)")
 export type FamilyId = typeof FamilyId.Type
 
@@ -91,6 +94,7 @@ export const newTaskId = generator(prefixes.task, TaskId)
 export const newNotificationId = generator(prefixes.notification, NotificationId)
 export const newExportId = generator(prefixes.export, ExportId)
 export const newEventId = generator(prefixes.event, EventId)
+export const newCommentId = generator(prefixes.comment, CommentId)
 export const newFamilyId = generator(prefixes.family, FamilyId)
 
 /**

@@ -16,7 +16,7 @@ export class Notification extends Schema.Class<Notification>("Notification")({
 }, { description: "Something that happened to the user's work" }) {}
 
 /** `true` or `false` in a query string; a boolean in the document (and typed clients). */
-const BooleanFromText = Schema.transform(Schema.Literal("true", "false"), Schema.Boolean, {
+export const BooleanFromText = Schema.transform(Schema.Literal("true", "false"), Schema.Boolean, {
   strict: true,
   decode: (text) => text === "true",
   encode: (flag) => (flag ? "true" : "false")

@@ -1,6 +1,7 @@
 import { Schema } from "effect"
 import { Count, IsoDateTime, noNul, TrimmedText } from "./Common.ts"
 import { ProjectId } from "./Ids.ts"
+import { ProjectRole } from "./Member.ts"
 
 /** Tasks of a project by status, kept incrementally from task events (never aggregated at read time). */
 export const TaskCounts = Schema.Struct({
@@ -23,6 +24,7 @@ export class Project extends Schema.Class<Project>("Project")({
   name: Schema.String.annotations({ description: "The project's name", examples: ["Website relaunch"] }),
   description: Schema.String.annotations({ description: "Free text", examples: ["Everything for the new site, due in spring."] }),
   taskCounts: TaskCounts,
+  role: ProjectRole.annotations({ description: "The caller's role in the project" }),
   createdAt: IsoDateTime,
   updatedAt: IsoDateTime
 }, { description: "A project of the caller's, with its task counts" }) {}

@@ -1,6 +1,7 @@
 import { Schema } from "effect"
 import { cursorParam, IsoDateTime, limitParam, noNul, TrimmedText } from "./Common.ts"
-import { exampleId, PathId, pathIdOf, ProjectId, TaskId } from "./Ids.ts"
+import { exampleId, PathId, pathIdOf, ProjectId, TaskId, UserId } from "./Ids.ts"
+import { BooleanFromText } from "./Notification.ts"
 
 export const TaskStatus = Schema.Literal("todo", "in_progress", "done").annotations({ description: "Where the task stands" })
 export type TaskStatus = typeof TaskStatus.Type
@@ -26,6 +27,8 @@ export class Task extends Schema.Class<Task>("Task")({
   priority: TaskPriority,
   status: TaskStatus,
   dueDate,
+  assigneeId: Schema.NullOr(UserId).annotations({ description: "The member the task is assigned to; null when nobody is" }),
+  watching: Schema.Boolean.annotations({ description: "Whether the caller watches the task (is told of its changes)", examples: [true] }),
   version: Schema.Int.annotations({
     identifier: "TaskVersion",
     title: "Version",
@@ -41,16 +44,26 @@ const ProjectRef = Schema.NullOr(
   PathId.annotations({ title: "Project id", description: "A project of the caller's (404 otherwise)", examples: [exampleId("prj")] })
 ).annotations({ description: "The project to put the task in; null (the default) for a private task" })
 
+/** A user named by a client as assignee: a member of the task's project, else 400. */
+const AssigneeRef = Schema.NullOr(
+  PathId.annotations({
+    title: "Assignee id",
+    description: "A member of the task's project (for a private task: its creator), else 400",
+    examples: [exampleId("usr")]
+  })
+).annotations({ description: "Who the task is assigned to; null for nobody" })
+
 export const CreateTaskRequest = Schema.Struct({
   title: TaskTitle,
   description: Schema.optionalWith(TaskDescription, { default: () => "" }),
   priority: Schema.optionalWith(TaskPriority, { default: () => "medium" as const }),
   status: Schema.optionalWith(TaskStatus, { default: () => "todo" as const }),
   dueDate: Schema.optionalWith(Schema.NullOr(IsoDateTime), { default: () => null }),
-  projectId: Schema.optionalWith(ProjectRef, { default: () => null })
+  projectId: Schema.optionalWith(ProjectRef, { default: () => null }),
+  assigneeId: Schema.optionalWith(AssigneeRef, { default: () => null })
 }).annotations({
   description: "A new task: only the title is required",
-  examples: [{ title: "Write the README", description: "", priority: "high", status: "todo", dueDate: null, projectId: null }]
+  examples: [{ title: "Write the README", description: "", priority: "high", status: "todo", dueDate: null, projectId: null, assigneeId: null }]
 })
 export type CreateTaskRequest = typeof CreateTaskRequest.Type
 
@@ -65,13 +78,18 @@ export const PatchTaskRequest = Schema.Struct({
   priority: Schema.optional(TaskPriority),
   status: Schema.optional(TaskStatus),
   dueDate: Schema.optional(Schema.NullOr(IsoDateTime)),
-  projectId: Schema.optional(ProjectRef)
+  projectId: Schema.optional(ProjectRef),
+  assigneeId: Schema.optional(AssigneeRef)
 }).annotations({ description: "The fields to change; those left out keep their value", examples: [{ status: "done" }] })
 export type PatchTaskRequest = typeof PatchTaskRequest.Type
 
 export const TaskListQuery = Schema.Struct({
   projectId: Schema.optional(pathIdOf("prj", "project").annotations({ description: "Only the tasks of this project" })),
   status: Schema.optional(TaskStatus.annotations({ description: "Only the tasks with this status", examples: ["todo"] })),
+  assigneeId: Schema.optional(
+    PathId.annotations({ title: "Assignee", description: "Only the tasks assigned to this user id, or `me` for the caller", examples: ["me"] })
+  ),
+  watching: Schema.optional(BooleanFromText.annotations({ description: "`true`: only the tasks the caller watches", examples: [true] })),
   limit: limitParam(20),
   cursor: cursorParam("tsk")
 })

@@ -43,6 +43,18 @@ export class UsersRpc extends RpcGroup.make(
     success: User,
     error: Schema.Union(UserNotFound, DependencyUnavailable)
   }),
+  /** Another service resolving an email to an account (inviting someone to a project). */
+  Rpc.make("FindUser", {
+    payload: { email: Schema.String },
+    success: User,
+    error: Schema.Union(UserNotFound, DependencyUnavailable)
+  }),
+  /** Profiles of several users (unknown ids are left out): names for members, mentions and notifications. */
+  Rpc.make("GetUsers", {
+    payload: { userIds: Schema.Array(UserId).pipe(Schema.maxItems(2000)) },
+    success: Schema.Array(User),
+    error: DependencyUnavailable
+  }),
   Rpc.make("Jwks", { success: Jwks }),
   Rpc.make("Ready", { success: Readiness })
 ) {}

@@ -221,8 +221,19 @@ const makeCollection = <Doc extends Document, Encoded extends object>(
   }
 }
 
+/** Drops indexes of earlier builds; one that is not there (27 IndexNotFound, 26 NamespaceNotFound) is fine. */
+const dropOldIndexes = <Doc extends Document, Encoded extends object>(db: Db, spec: CollectionSpec<Doc, Encoded>) =>
+  Effect.forEach(spec.dropIndexes ?? [], (name) =>
+    Effect.tryPromise({ try: () => db.collection(spec.name).dropIndex(name), catch: (error) => error }).pipe(
+      Effect.catchAll((error) =>
+        error instanceof MongoServerError && (error.code === 27 || error.code === 26)
+          ? Effect.void
+          : Effect.fail(classify(spec.name)(error))
+      )
+    ), { discard: true })
+
 const ensureIndexes = <Doc extends Document, Encoded extends object>(db: Db, spec: CollectionSpec<Doc, Encoded>) =>
-  Effect.forEach(spec.indexes, (index) =>
+  Effect.zipRight(dropOldIndexes(db, spec), Effect.forEach(spec.indexes, (index) =>
     Effect.tryPromise({
       try: () =>
         db.collection(spec.name).createIndex(toSort(index.keys), {
@@ -239,7 +250,7 @@ const ensureIndexes = <Doc extends Document, Encoded extends object>(db: Db, spe
           : Effect.fail(classify(spec.name)(error))
       ),
       Effect.map((kept) => ({ index, kept }))
-    )).pipe(
+    ))).pipe(
       Effect.catchTags({
         DuplicateKey: (error) => Effect.die(error),
         MongoDefect: (defect) => Effect.die(defect.cause),

@@ -29,9 +29,15 @@ export interface Operators<V> {
 
 type DottedPath = `${string}.${string}`
 
-/** A query on the fields of `Doc`; dotted paths reach into embedded documents. */
+/** The element type of an array field (never for other fields). */
+type ElementOf<V> = V extends ReadonlyArray<infer E> ? E : never
+
+/**
+ * A query on the fields of `Doc`; dotted paths reach into embedded documents. As in MongoDB, an array field also
+ * matches an element (`{ memberIds: userId }`: the documents whose `memberIds` holds `userId`).
+ */
 export type Filter<Doc> =
-  & { readonly [K in keyof Doc]?: Doc[K] | null | Operators<Doc[K]> }
+  & { readonly [K in keyof Doc]?: Doc[K] | null | Operators<Doc[K]> | ElementOf<Doc[K]> | Operators<ElementOf<Doc[K]>> }
   & { readonly [path: DottedPath]: unknown }
   & { readonly $or?: ReadonlyArray<Filter<Doc>>; readonly $and?: ReadonlyArray<Filter<Doc>> }
 
@@ -61,6 +67,8 @@ export interface CollectionSpec<Doc extends Document, Encoded extends object> {
   readonly name: string
   readonly schema: Schema.Schema<Doc, Encoded>
   readonly indexes: ReadonlyArray<Index<Doc>>
+  /** Indexes of earlier builds to drop, by their server names (e.g. `eventId_1`): a unique key that has changed. */
+  readonly dropIndexes?: ReadonlyArray<string>
 }
 
 /** A unique index refused a write. The caller lost a claim or met an existing key. */

@@ -90,7 +90,8 @@ export const herald = (retryDelaysMs: ReadonlyArray<number>, prefix = "") => {
     ...options,
     singleActiveConsumer: true
   })
-  const counters = consumerQueues(name("tasks.counters"), [{ exchange, pattern: "task.*" }], {
+  // Only the events that change a task's status or project: comments are no business of the counters.
+  const counters = consumerQueues(name("tasks.counters"), ["task.created", "task.updated", "task.deleted"].map((pattern) => ({ exchange, pattern })), {
     ...options,
     singleActiveConsumer: true
   })

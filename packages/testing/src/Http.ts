@@ -96,3 +96,32 @@ export const eventually = async <A>(read: () => Promise<A>, done: (a: A) => bool
   }
   return last
 }
+
+/**
+ * Makes something happen that `target` is told of: a fresh user (the actor) adds them to a new project. Nobody is
+ * told of their own acts, so a test that needs a notification needs a second person.
+ */
+export const tellUser = async (base: string, target: { readonly email: string }, label = "teammate") => {
+  const actor = await signUp(base, label)
+  const project = await request(base, "/api/projects", { token: actor.token, body: { name: "Shared" } })
+  if (project.status !== 201) throw new Error(`project failed: ${project.status} ${project.text}`)
+  const projectId = text(project.body, "id")
+  const added = await request(base, `/api/projects/${projectId}/members`, { token: actor.token, body: { email: target.email, role: "editor" } })
+  if (added.status !== 201) throw new Error(`adding a member failed: ${added.status} ${added.text}`)
+  return { actor, projectId }
+}
+
+/**
+ * A teammate of `user` (an editor of a project `user` owns) who assigns tasks to them: each `assign(title)` makes one
+ * `task.assigned` notification for `user` ("mate assigned you '<title>'"); resolves with the created task.
+ */
+export const teammateOf = async (base: string, user: Awaited<ReturnType<typeof signUp>>, label = "mate") => {
+  const mate = await signUp(base, label)
+  const project = await request(base, "/api/projects", { token: user.token, body: { name: "Team" } })
+  const projectId = text(project.body, "id")
+  const added = await request(base, `/api/projects/${projectId}/members`, { token: user.token, body: { email: mate.email, role: "editor" } })
+  if (added.status !== 201) throw new Error(`adding a member failed: ${added.status} ${added.text}`)
+  const assign = (title: string, via = base) =>
+    request(via, "/api/tasks", { token: mate.token, body: { title, projectId, assigneeId: user.userId } })
+  return { mate, projectId, assign }
+}

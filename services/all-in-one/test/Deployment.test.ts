@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { eventually, field, request, signUp, text } from "@herald/testing/Http"
+import { eventually, field, request, signUp, tellUser, text } from "@herald/testing/Http"
 import { findBinary, freePort, startService } from "@herald/testing/Processes"
 import { Effect } from "effect"
 import { execFile, spawn } from "node:child_process"
@@ -44,7 +44,7 @@ const runUntilExit = async (entry: string, env: Record<string, string>) => {
   })
 }
 
-/** Create a task, read it back, and hear of it on the stream and in the notification list: the platform works. */
+/** Create a task, read it back, and hear of a teammate's act on the stream and in the notification list: the platform works. */
 const smoke = (url: string) =>
   Effect.gen(function*() {
     const user = yield* promise(() => signUp(url, "smoke"))
@@ -54,9 +54,10 @@ const smoke = (url: string) =>
     expect(created.status).toBe(201)
     const read = yield* promise(() => request(url, `/api/tasks/${text(created.body, "id")}`, { token: user.token }))
     expect(field(read.body, "title")).toBe("smoke")
+    yield* promise(() => tellUser(url, user))
     yield* promise(() => eventually(async () => ofType(stream.messages, "notification"), (m) => m.length === 1, 10_000))
     const listed = yield* promise(() => request(url, "/api/notifications", { token: user.token }))
-    expect(field(listed.body, "items", 0, "type")).toBe("task.created")
+    expect(field(listed.body, "items", 0, "type")).toBe("project.member_added")
   })
 
 describe("npm start (the all-in-one program)", () => {

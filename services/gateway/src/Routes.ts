@@ -16,7 +16,7 @@ import { NotificationsLive } from "./Http/Notifications.ts"
 import { ProjectsLive } from "./Http/Projects.ts"
 import { StreamLive } from "./Http/Stream.ts"
 import { SystemLive } from "./Http/System.ts"
-import { TasksLive } from "./Http/Tasks.ts"
+import { CommentsLive, TasksLive } from "./Http/Tasks.ts"
 import { AuthLive, UsersLive } from "./Http/Users.ts"
 import { makeRateLimit } from "./RateLimit.ts"
 import { StreamHub } from "./StreamHub.ts"
@@ -27,7 +27,7 @@ const docsPath = "/docs"
 const extraRoutes: ReadonlyArray<ExtraRoute> = [{ method: "GET", path: openapiPath }, { method: "GET", path: docsPath }]
 
 const Api = HttpLayerRouter.addHttpApi(HeraldApi, { openapiPath }).pipe(
-  Layer.provide([SystemLive, AuthLive, UsersLive, ProjectsLive, TasksLive, NotificationsLive, StreamLive.pipe(Layer.provide(StreamHub.Default)), ExportsLive]),
+  Layer.provide([SystemLive, AuthLive, UsersLive, ProjectsLive, TasksLive, CommentsLive, NotificationsLive, StreamLive.pipe(Layer.provide(StreamHub.Default)), ExportsLive]),
   Layer.provide([AuthenticationLive, IdempotentCreates.layer])
 )
 

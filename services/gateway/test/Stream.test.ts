@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { newNotificationId } from "@herald/domain/Ids"
-import { eventually, field, request, signUp, sleep, text } from "@herald/testing/Http"
+import { eventually, field, request, signUp, sleep, tellUser } from "@herald/testing/Http"
 import { Context, Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { connect, ofType } from "./support/Stream.ts"
@@ -30,8 +30,8 @@ describe("the notification stream's guards", () => {
       const second = yield* promise(() => request(url, "/api/users/login", { body: { email: first.email, password: first.password } }))
       const logout = yield* promise(() => request(url, "/api/users/logout", { token: first.token, body: { refreshToken: first.refreshToken } }))
       expect(logout.status).toBe(204)
-      const created = yield* promise(() => request(url, "/api/tasks", { token: text(second.body, "accessToken"), body: { title: "after logout" } }))
-      expect(created.status).toBe(201)
+      expect(second.status).toBe(200)
+      yield* promise(() => tellUser(url, first))
       expect(yield* closedWithin(stream.closed, 5_000)).toEqual({ code: 4401, reason: "session revoked" })
       expect(ofType(stream.messages, "notification")).toEqual([])
     }).pipe(Effect.scoped), { timeout: 60_000 })
@@ -59,7 +59,7 @@ describe("the notification stream's guards", () => {
       expect(yield* closedWithin(extra.closed, 5_000)).toEqual({ code: 4429, reason: "too many open streams for this user (at most 2)" })
       expect(ofType(extra.messages, "ready")).toEqual([])
 
-      expect((yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title: "to both" } }))).status).toBe(201)
+      yield* promise(() => tellUser(url, user))
       yield* promise(() => eventually(async () => [...a.messages, ...b.messages], (m) => ofType(m, "notification").length === 2, 5_000))
       a.socket.close()
       yield* promise(() => a.closed)
@@ -76,7 +76,7 @@ describe("the notification stream's guards", () => {
       const streams = yield* Effect.forEach(Array.from({ length: 4 }), () => Effect.orDie(connect(url, { token: user.token })))
       yield* promise(() => eventually(async () => streams.flatMap((s) => s.messages), (m) => ofType(m, "ready").length === 4))
       const before = counter((yield* promise(() => request(metricsUrl, ""))).text, "herald_stream_unread_lookups_total")
-      expect((yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title: "once" } }))).status).toBe(201)
+      yield* promise(() => tellUser(url, user))
       const heard = yield* promise(() =>
         eventually(async () => streams.flatMap((s) => ofType(s.messages, "notification")), (m) => m.length === 4, 10_000))
       expect(heard.map((m) => field(m.body, "unreadCount"))).toEqual([1, 1, 1, 1])

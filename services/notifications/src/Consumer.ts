@@ -1,26 +1,27 @@
 import { DomainEvent } from "@herald/domain/Events"
-import { newNotificationId } from "@herald/domain/Ids"
-import { Notification } from "@herald/domain/Notification"
 import * as ConsumerPool from "@herald/infra/ConsumerPool"
-import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
-import { Clock, Effect, Schema } from "effect"
+import type { Delivery } from "@herald/infra/Broker"
+import { Effect, Schema } from "effect"
 import { NotificationsTopology } from "./Messaging.ts"
-import { type NotificationDoc, NotificationRepo, toNotification } from "./NotificationRepo.ts"
-import { render } from "./Render.ts"
+import { Notifier } from "./Notifier.ts"
 
 const decodeEvent = Schema.decodeUnknown(Schema.parseJson(DomainEvent))
-const encodePush = Schema.encodeSync(
-  Schema.parseJson(Schema.Struct({ type: Schema.Literal("notification"), notification: Notification }))
-)
+
+const projectKey = /"projectId":"(prj_[0-9A-Z]{26})"/
+const byUser = ConsumerPool.envelopeKey("userId")
 
 /**
- * The heart of the platform: every domain event that concerns a user becomes exactly one notification (the event
- * id is unique among notifications), stored by a supervised pool of workers keyed by user (so each user's
- * notifications are made in event order) and then pushed to the user's real-time channel.
+ * The mailbox of an event: its project when it has one (so one project's membership has one writer, and its events
+ * are handled in order), else its user (exports, private tasks).
+ */
+export const mailboxOf = (delivery: Delivery): string | undefined => projectKey.exec(delivery.body)?.[1] ?? byUser(delivery)
+
+/**
+ * The heart of the platform: every domain event becomes one notification for each person it concerns (see
+ * `Notifier`), made by a supervised pool of workers keyed by project (or user), and pushed in real time.
  */
 export const runConsumer = Effect.gen(function*() {
-  const repo = yield* NotificationRepo
-  const bus = yield* RealtimeBus
+  const notifier = yield* Notifier
   const { notifications } = yield* NotificationsTopology
   const pool = yield* ConsumerPool.PoolConfig
 
@@ -29,38 +30,15 @@ export const runConsumer = Effect.gen(function*() {
       Effect.mapError((error) => new ConsumerPool.Poison({ reason: `not a Herald event: ${error.message.slice(0, 500)}` }))
     )
 
-  const notificationOf = (event: DomainEvent) =>
-    Effect.gen(function*() {
-      return {
-        _id: yield* newNotificationId,
-        userId: event.userId,
-        eventId: event.id,
-        ...render(event),
-        read: false,
-        createdAt: new Date(yield* Clock.currentTimeMillis)
-      }
-    })
-
-  // A redelivered event was told already; only a newly stored notification is pushed.
-  const push = (doc: NotificationDoc) =>
-    bus.publish(userChannel(doc.userId), encodePush({ type: "notification", notification: toNotification(doc) })).pipe(
-      Effect.catchAll((error) => Effect.logWarning("real-time push failed; the client catches up on reconnect", error))
-    )
-
-  /** Events of one worker's mailbox (one or several): one insert for all, then the pushes, in order. */
-  const handleMany = (bodies: ReadonlyArray<string>) =>
-    Effect.gen(function*() {
-      const docs = yield* Effect.forEach(bodies, (body) => Effect.flatMap(decode(body), notificationOf))
-      const stored = yield* repo.insertMany(docs)
-      yield* Effect.forEach(docs, (doc, index) => (stored[index] === true ? push(doc) : Effect.void), { discard: true })
-    })
+  /** Events of one worker's mailbox (one or several), in order. */
+  const handleMany = (bodies: ReadonlyArray<string>) => Effect.flatMap(Effect.forEach(bodies, decode), notifier.handle)
 
   return yield* ConsumerPool.run({
     name: "notifications",
     queues: notifications,
     ...pool,
-    keyOf: ConsumerPool.envelopeKey("userId"),
-    handle: (delivery) => handleMany([delivery.body]),
-    handleMany: (deliveries) => handleMany(deliveries.map((delivery) => delivery.body))
+    keyOf: mailboxOf,
+    handle: (delivery) => Effect.asVoid(handleMany([delivery.body])),
+    handleMany: (deliveries) => Effect.asVoid(handleMany(deliveries.map((delivery) => delivery.body)))
   })
 })

@@ -8,7 +8,7 @@ import { Effect, Schema } from "effect"
 export const NotificationDoc = Schema.Struct({
   _id: NotificationId,
   userId: UserId,
-  /** The event this notification tells of: unique, so a redelivered event never makes a second notification. */
+  /** The event this notification tells of: unique with the user, so a redelivered event never tells anyone twice. */
   eventId: Schema.String,
   type: Schema.String,
   title: Schema.String,
@@ -39,15 +39,17 @@ export class NotificationRepo extends Effect.Service<NotificationRepo>()("Herald
     const notifications = yield* store.collection({
       name: "notifications",
       schema: NotificationDoc,
+      // One notification per (event, recipient); the unique key on the event alone is from before projects were shared.
+      dropIndexes: ["eventId_1"],
       indexes: [
-        { keys: { eventId: 1 }, unique: true },
+        { keys: { eventId: 1, userId: 1 }, unique: true },
         { keys: { userId: 1, _id: -1 } },
         { keys: { userId: 1, read: 1 } }
       ]
     })
     const notFound = () => new NotificationNotFound({ message: "notification not found" })
     return {
-      /** Stores notifications; for each, `false` when its event was already told (the unique `eventId` refused it). */
+      /** Stores notifications; for each, `false` when its recipient was already told of its event (the unique key refused it). */
       insertMany: (docs: ReadonlyArray<NotificationDoc>) =>
         Effect.map(notifications.insertMany(docs), ({ duplicates }) => {
           const told = new Set(duplicates)

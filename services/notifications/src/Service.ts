@@ -13,6 +13,7 @@ import { Exports } from "./Exports.ts"
 import { runExportWorker } from "./ExportWorker.ts"
 import { ExportsRelay, NotificationsTopology } from "./Messaging.ts"
 import { NotificationRepo } from "./NotificationRepo.ts"
+import { Notifier } from "./Notifier.ts"
 import { NotificationsHandlers } from "./Rpc.ts"
 import { WriteLock } from "./WriteLock.ts"
 
@@ -39,7 +40,7 @@ export const Core = Exports.Default.pipe(
 )
 
 /** The consumers: notifications from events, and the export workers. */
-export const Consumers = Layer.scopedDiscard(Effect.all([runConsumer, runExportWorker]))
+export const Consumers = Layer.scopedDiscard(Effect.all([runConsumer, runExportWorker])).pipe(Layer.provide(Notifier.Default))
 
 /**
  * The notifications service as routes (its RPC group at `/rpc/notifications`) plus its consumers. Needs a store, a

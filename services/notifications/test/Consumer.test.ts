@@ -6,7 +6,7 @@ import { closeBrokerConnections, rabbitmqctl, startVhost } from "@herald/testing
 import { Context, Effect, Layer } from "effect"
 import { MongoClient } from "mongodb"
 import * as System from "../../gateway/test/support/System.ts"
-import { drain, exportCompleted, publish, taskCreated, userIds } from "./support/Events.ts"
+import { drain, exportCompleted, publish, userIds } from "./support/Events.ts"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 
@@ -72,7 +72,7 @@ describe("notifications consumer", () => {
       const { env } = yield* system("poison", {})
       const { notifications } = yield* notificationsOf(env.MONGODB_DATABASE)
       const [user = ""] = userIds(1)
-      const good = Array.from({ length: 20 }, (_, seq) => taskCreated(user, seq))
+      const good = Array.from({ length: 20 }, (_, seq) => exportCompleted(user, seq))
       yield* promise(() =>
         publish(servers().amqpUrl, `${env.AMQP_PREFIX}${eventsExchange}`, [
           { routingKey: "task.created", body: "{not json", messageId: "poison-1" },

@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { eventually, field, request, signUp, text } from "@herald/testing/Http"
+import { eventually, field, request, signUp, teammateOf, text } from "@herald/testing/Http"
 import { Duration, Effect } from "effect"
 import { cluster } from "../../gateway/test/support/Cluster.ts"
 import { connect, ofType } from "../../gateway/test/support/Stream.ts"
@@ -17,11 +17,12 @@ describe("notifications REST and real time", () => {
         const { url } = yield* System.TestSystem
         const user = yield* promise(() => signUp(url, "rest"))
         const other = yield* promise(() => signUp(url, "rest-other"))
-        for (const title of ["one", "two", "three"]) yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title } }))
+        const { assign } = yield* promise(() => teammateOf(url, user))
+        for (const title of ["one", "two", "three"]) yield* promise(() => assign(title))
         const listed = yield* promise(() =>
           eventually(() => request(url, "/api/notifications", { token: user.token }), (r) => (field(r.body, "items") as Array<unknown>).length === 3))
         const items = field(listed.body, "items") as Array<unknown>
-        expect(items.map((n) => text(n, "body"))).toEqual(["“three” was created.", "“two” was created.", "“one” was created."])
+        expect(items.map((n) => text(n, "body"))).toEqual(["mate assigned you 'three'", "mate assigned you 'two'", "mate assigned you 'one'"])
         expect(Object.keys(items[0] as object).sort()).toEqual(["body", "createdAt", "data", "id", "read", "title", "type"])
         expect((yield* promise(() => request(url, "/api/notifications/get-all", { token: user.token }))).body).toEqual(listed.body)
         const latest = yield* promise(() => request(url, "/api/notifications/latest?limit=2", { token: user.token }))
@@ -36,7 +37,7 @@ describe("notifications REST and real time", () => {
         expect((field(unread.body, "items") as Array<unknown>).map((n) => text(n, "id"))).not.toContain(first)
         const paged = yield* promise(() => request(url, "/api/notifications?limit=2", { token: user.token }))
         const next = yield* promise(() => request(url, `/api/notifications?limit=2&cursor=${text(paged.body, "nextCursor")}`, { token: user.token }))
-        expect((field(next.body, "items") as Array<unknown>).map((n) => text(n, "body"))).toEqual(["“one” was created."])
+        expect((field(next.body, "items") as Array<unknown>).map((n) => text(n, "body"))).toEqual(["mate assigned you 'one'"])
         expect(field(next.body, "nextCursor")).toBeNull()
 
         expect((yield* promise(() => request(url, "/api/notifications/read-all", { method: "POST", token: user.token }))).status).toBe(204)
@@ -53,10 +54,11 @@ describe("notifications REST and real time", () => {
         expect(first.socket.protocol).toBe("bearer")
         expect(ofType(first.messages, "ready")[0]?.body).toEqual({ type: "ready", unreadCount: 0 })
 
-        const created = yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title: "live" } }))
+        const { assign } = yield* promise(() => teammateOf(url, user))
+        const created = yield* promise(() => assign("live"))
         const sentAt = Date.now()
         const [pushed] = ofType(yield* promise(() => eventually(async () => first.messages, (m) => ofType(m, "notification").length === 1)), "notification")
-        expect(pushed?.body).toMatchObject({ type: "notification", unreadCount: 1, notification: { type: "task.created", read: false } })
+        expect(pushed?.body).toMatchObject({ type: "notification", unreadCount: 1, notification: { type: "task.assigned", read: false } })
         expect(field(pushed?.body, "notification", "data", "taskId")).toBe(text(created.body, "id"))
         expect((pushed?.at ?? Infinity) - sentAt).toBeLessThan(1_000)
         yield* promise(() => eventually(async () => first.messages, (m) => ofType(m, "heartbeat").length >= 1, 5_000))
@@ -64,14 +66,14 @@ describe("notifications REST and real time", () => {
         // Away for a while; two notifications happen; back with ?since= and the access token in the query.
         const lastSeen = text(field(pushed?.body, "notification"), "id")
         first.socket.close()
-        for (const title of ["missed one", "missed two"]) yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title } }))
+        for (const title of ["missed one", "missed two"]) yield* promise(() => assign(title))
         yield* promise(() =>
           eventually(() => request(url, "/api/notifications/unread-count", { token: user.token }), (r) => field(r.body, "count") === 3))
         const again = yield* Effect.orDie(connect(url, { query: `?access_token=${user.token}&since=${lastSeen}` }))
         const caughtUp = yield* promise(() => eventually(async () => again.messages, (m) => ofType(m, "notification").length === 2))
         expect(ofType(caughtUp, "notification").map((m) => text(field(m.body, "notification"), "body"))).toEqual([
-          "“missed one” was created.",
-          "“missed two” was created."
+          "mate assigned you 'missed one'",
+          "mate assigned you 'missed two'"
         ])
       }))
 
@@ -89,17 +91,18 @@ describe("notifications REST and real time", () => {
       }))
   })
 
-  it.live("two gateways and two notification services: a client on gateway A hears of a task created through gateway B within a second", () =>
+  it.live("two gateways and two notification services: a client on gateway A hears of a task assigned to them through gateway B within a second", () =>
     Effect.gen(function*() {
       const { gateways: [a, b] } = yield* cluster(System.testEnv("multi"), { gateways: 2, notifications: 2 })
       if (a === undefined || b === undefined) return expect.fail("two gateways were asked for")
       const user = yield* promise(() => signUp(b.url, "multi"))
+      const { assign } = yield* promise(() => teammateOf(b.url, user))
       const onA = yield* Effect.orDie(connect(a.url, { token: user.token }))
       const onB = yield* Effect.orDie(connect(b.url, { token: user.token }))
       yield* promise(() => eventually(async () => [...onA.messages, ...onB.messages], (m) => ofType(m, "ready").length === 2))
       const latencies: Array<number> = []
       for (const title of ["first", "second", "third"]) {
-        const created = yield* promise(() => request(b.url, "/api/tasks", { token: user.token, body: { title } }))
+        const created = yield* promise(() => assign(title))
         expect(created.status).toBe(201)
         const sentAt = Date.now()
         const heard = yield* promise(() =>

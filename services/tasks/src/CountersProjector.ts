@@ -97,6 +97,9 @@ export class CountersProjector extends Effect.Service<CountersProjector>()("Hera
 }) {}
 
 const decodeTaskEvent = Schema.decodeUnknown(Schema.parseJson(TaskEvent))
+const commentEvent = Schema.decodeUnknownOption(
+  Schema.parseJson(Schema.Struct({ type: Schema.String.pipe(Schema.pattern(/^task\.(commented|mentioned)$/)) }))
+)
 
 /** Runs the projector on the `tasks.counters` queue. */
 export const runProjector = Effect.gen(function*() {
@@ -110,9 +113,11 @@ export const runProjector = Effect.gen(function*() {
     // Per task: its events are applied in delivery order.
     keyOf: ConsumerPool.envelopeKey("aggregateId"),
     handle: (delivery) =>
-      decodeTaskEvent(delivery.body).pipe(
+      // A queue bound to `task.*` by an earlier build also receives comments: they count nothing.
+      Option.isSome(commentEvent(delivery.body)) ? Effect.void : decodeTaskEvent(delivery.body).pipe(
         Effect.mapError((error) => new ConsumerPool.Poison({ reason: error.message.slice(0, 500) })),
-        Effect.flatMap(projector.apply)
+        Effect.flatMap(projector.apply),
+        Effect.asVoid
       )
   })
 })

@@ -1,15 +1,26 @@
 import { decodeCursor, encodeCursor } from "@herald/domain/Common"
-import { ProjectNotFound, ValidationFailed } from "@herald/domain/Errors"
+import { type DependencyUnavailable, Forbidden, ProjectNotFound, ValidationFailed } from "@herald/domain/Errors"
 import { ProjectId, type TaskId, UserId } from "@herald/domain/Ids"
+import { ProjectRole, roleRank } from "@herald/domain/Member"
 import { Project, type TaskCounts, zeroCounts } from "@herald/domain/Project"
 import type { TaskStatus } from "@herald/domain/Task"
 import * as Outbox from "@herald/infra/Outbox"
 import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Option, Schema } from "effect"
 
+/** A member as stored in the project: names and emails live with the account (the users service), never here. */
+export const MemberEntry = Schema.Struct({ userId: UserId, role: ProjectRole, addedAt: Schema.DateFromSelf })
+export type MemberEntry = typeof MemberEntry.Type
+
+/**
+ * A project and its members, in one document: a membership change and its event are one compare-and-set write.
+ * `memberIds` mirrors `members` for queries ("the projects of this user"); `ownerId` is the member whose role is owner.
+ */
 export const ProjectDoc = Schema.Struct({
   _id: ProjectId,
   ownerId: UserId,
+  members: Schema.optionalWith(Schema.Array(MemberEntry), { default: () => [] }),
+  memberIds: Schema.optionalWith(Schema.Array(UserId), { default: () => [] }),
   name: Schema.String,
   description: Schema.String,
   deleted: Schema.Boolean,
@@ -35,13 +46,33 @@ export type CountersDoc = typeof CountersDoc.Type
 
 const isProjectId = Schema.is(ProjectId)
 
+/** The members of a project; a project stored before projects were shared has its owner as its one member. */
+export const membersOf = (doc: Pick<ProjectDoc, "members" | "ownerId" | "createdAt">): ReadonlyArray<MemberEntry> =>
+  doc.members.length > 0 ? doc.members : [{ userId: doc.ownerId, role: "owner", addedAt: doc.createdAt }]
+
+export const roleOf = (doc: ProjectDoc, userId: UserId): ProjectRole | undefined =>
+  membersOf(doc).find((member) => member.userId === userId)?.role
+
+/** A project as its caller sees it. */
+export interface Access {
+  readonly doc: ProjectDoc
+  readonly role: ProjectRole
+}
+
+/** Fails with 403 unless the caller's role is at least `needed`. */
+export const requireRole = (access: Access, needed: ProjectRole, action: string) =>
+  roleRank[access.role] >= roleRank[needed]
+    ? Effect.succeed(access)
+    : Effect.fail(new Forbidden({ message: `${action} needs the ${needed} role; you are ${access.role === "owner" ? "the owner" : `a${access.role === "editor" ? "n" : ""} ${access.role}`}` }))
+
 /** Its fields were validated on the way in (decoded from the store, or from a request): the Project constructor does not check them again. */
-export const toProject = (doc: ProjectDoc, counts: TaskCounts): Project =>
+export const toProject = (doc: ProjectDoc, counts: TaskCounts, role: ProjectRole): Project =>
   new Project({
     id: doc._id,
     name: doc.name,
     description: doc.description,
     taskCounts: counts,
+    role,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt
   }, true)
@@ -52,32 +83,41 @@ export class ProjectRepo extends Effect.Service<ProjectRepo>()("Herald/ProjectRe
     const projects = yield* store.collection({
       name: "projects",
       schema: ProjectDoc,
-      indexes: [{ keys: { ownerId: 1, _id: -1 } }, { keys: { outboxPending: 1 } }]
+      indexes: [{ keys: { ownerId: 1, _id: -1 } }, { keys: { memberIds: 1, _id: -1 } }, { keys: { outboxPending: 1 } }]
     })
     const counters = yield* store.collection({ name: "project_counters", schema: CountersDoc, indexes: [] })
 
     const notFound = () => new ProjectNotFound({ message: "project not found" })
 
-    /** The caller's live project, or 404 (also for another user's project: its existence is not revealed). */
-    const owned = (userId: UserId, projectId: string) =>
+    /** A live project of which the caller is a member, with their role; 404 for anyone else (its existence is not revealed). */
+    const access = (userId: UserId, projectId: string): Effect.Effect<Access, ProjectNotFound | DependencyUnavailable> =>
       (isProjectId(projectId) ? projects.findOne({ _id: projectId }) : Effect.succeed(Option.none<ProjectDoc>())).pipe(
         Effect.flatMap(Option.match({
           onNone: () => Effect.fail(notFound()),
-          onSome: (doc) => (doc.ownerId === userId && !doc.deleted ? Effect.succeed(doc) : Effect.fail(notFound()))
+          onSome: (doc) => {
+            const role = roleOf(doc, userId)
+            return role !== undefined && !doc.deleted ? Effect.succeed({ doc, role }) : Effect.fail(notFound())
+          }
         }))
       )
+
+    /** The live projects the user is a member of (also those stored before projects were shared). */
+    const ofMember = (userId: UserId) => ({ deleted: false, $or: [{ memberIds: userId }, { ownerId: userId }] })
 
     const countsOf = (projectId: ProjectId) =>
       Effect.map(counters.findOne({ _id: projectId }), Option.match({ onNone: () => zeroCounts, onSome: (doc) => doc.counts }))
 
-    const withCounts = (doc: ProjectDoc) => Effect.map(countsOf(doc._id), (counts) => toProject(doc, counts))
+    const withCounts = (doc: ProjectDoc, role: ProjectRole) => Effect.map(countsOf(doc._id), (counts) => toProject(doc, counts, role))
 
     // A deleted project stays (soft-deleted): settling only clears its outbox.
     const documents = Outbox.documents(projects, { isId: isProjectId, deleted: (doc) => doc.deleted })
 
     return {
-      owned,
+      access,
       withCounts,
+      /** Ids of the live projects the user is a member of. */
+      idsOf: (userId: UserId) =>
+        Effect.map(projects.find(ofMember(userId)), (docs) => docs.filter((doc) => roleOf(doc, userId) !== undefined).map((doc) => doc._id)),
       outbox: documents.source("projects"),
       /** What a writer hands the relay: the project's pending events as written. */
       pendingOf: documents.pendingOf,
@@ -114,7 +154,7 @@ export class ProjectRepo extends Effect.Service<ProjectRepo>()("Herald/ProjectRe
             return yield* Effect.fail(new ValidationFailed({ message: "invalid cursor" }))
           }
           const docs = yield* projects.find(
-            after === undefined ? { ownerId: userId, deleted: false } : { ownerId: userId, deleted: false, _id: { $lt: after } },
+            after === undefined ? ofMember(userId) : { ...ofMember(userId), _id: { $lt: after } },
             { sort: { _id: -1 }, limit: limit + 1 }
           )
           const page = docs.slice(0, limit)
@@ -122,7 +162,7 @@ export class ProjectRepo extends Effect.Service<ProjectRepo>()("Herald/ProjectRe
           const byId = new Map(counted.map((doc) => [doc._id, doc.counts]))
           const last = page[page.length - 1]
           return {
-            items: page.map((doc) => toProject(doc, byId.get(doc._id) ?? zeroCounts)),
+            items: page.map((doc) => toProject(doc, byId.get(doc._id) ?? zeroCounts, roleOf(doc, userId) ?? "viewer")),
             nextCursor: docs.length > limit && last !== undefined ? encodeCursor(last._id) : null
           }
         })

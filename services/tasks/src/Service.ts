@@ -7,6 +7,8 @@ import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Layer } from "effect"
 import { CountersProjector, runProjector } from "./CountersProjector.ts"
 import { TasksRelay, TasksTopology } from "./Messaging.ts"
+import { CommentRepo } from "./CommentRepo.ts"
+import { People } from "./People.ts"
 import { runCascade } from "./ProjectCascade.ts"
 import { ProjectRepo } from "./ProjectRepo.ts"
 import { TaskRepo } from "./TaskRepo.ts"
@@ -29,10 +31,13 @@ export const Readiness = Layer.effect(
   })
 )
 
-/** The repositories, the write lock they share with the relay and the projector, the relay, and `Tasks`. */
+/**
+ * The repositories, the write lock they share with the relay and the projector, the relay, and `Tasks`. Needs
+ * `ServiceUrls`: names and emails of members come from the users service.
+ */
 export const Core = Tasks.Default.pipe(
-  Layer.provideMerge(TasksRelay.Default),
-  Layer.provideMerge(Layer.mergeAll(TaskRepo.Default, ProjectRepo.Default, WriteLock.Default, TasksTopology.Default))
+  Layer.provideMerge(Layer.merge(TasksRelay.Default, People.Default)),
+  Layer.provideMerge(Layer.mergeAll(TaskRepo.Default, ProjectRepo.Default, CommentRepo.Default, WriteLock.Default, TasksTopology.Default))
 )
 
 /** The consumers of the tasks service: the counters projector and the project cascade. */

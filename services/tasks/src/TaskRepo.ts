@@ -16,6 +16,9 @@ export const TaskDoc = Schema.Struct({
   priority: TaskPriority,
   status: TaskStatus,
   dueDate: Schema.NullOr(Schema.DateFromSelf),
+  assigneeId: Schema.optionalWith(Schema.NullOr(UserId), { default: () => null }),
+  /** Who is told of the task's changes (the API shows each caller `watching`). */
+  watchers: Schema.optionalWith(Schema.Array(UserId), { default: () => [] }),
   createdAt: Schema.DateFromSelf,
   updatedAt: Schema.DateFromSelf,
   /** A deleted task stays, without appearing anywhere, until its `task.deleted` event is out; then it is removed. */
@@ -24,8 +27,11 @@ export const TaskDoc = Schema.Struct({
 })
 export type TaskDoc = typeof TaskDoc.Type
 
-/** Its fields were validated on the way in (decoded from the store, or from a request): the Task constructor does not check them again. */
-export const toTask = (doc: Omit<TaskDoc, "outbox" | "outboxPending">): Task =>
+/**
+ * The task as `viewer` sees it (`watching` is theirs). Its fields were validated on the way in (decoded from the
+ * store, or from a request): the Task constructor does not check them again.
+ */
+export const toTask = (doc: Omit<TaskDoc, "outbox" | "outboxPending">, viewer: UserId): Task =>
   new Task({
     id: doc._id,
     projectId: doc.projectId,
@@ -34,6 +40,8 @@ export const toTask = (doc: Omit<TaskDoc, "outbox" | "outboxPending">): Task =>
     priority: doc.priority,
     status: doc.status,
     dueDate: doc.dueDate,
+    assigneeId: doc.assigneeId,
+    watching: doc.watchers.includes(viewer),
     version: doc.version,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt
@@ -41,6 +49,7 @@ export const toTask = (doc: Omit<TaskDoc, "outbox" | "outboxPending">): Task =>
 
 const isTaskId = Schema.is(TaskId)
 const isProjectId = Schema.is(ProjectId)
+const isUserId = Schema.is(UserId)
 
 export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
   scoped: Effect.gen(function*() {
@@ -51,7 +60,7 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
       indexes: [
         { keys: { ownerId: 1, _id: -1 } },
         { keys: { ownerId: 1, projectId: 1, _id: -1 } },
-        { keys: { projectId: 1 } },
+        { keys: { projectId: 1, _id: -1 } },
         { keys: { outboxPending: 1 } }
       ]
     })
@@ -74,43 +83,63 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
         }),
       /** Changes a task still at `expectedVersion` and records `events` with the change, in one write (`VersionMoved` otherwise). */
       write: documents.write,
-      /** A live task of the caller: `None` for a malformed id, another user's task or a deleted one. */
-      findOwned: (userId: UserId, taskId: string) =>
+      /** A live task: `None` for a malformed id or a deleted task (who may see it is the caller's business). */
+      find: (taskId: string) =>
         isTaskId(taskId)
-          ? Effect.map(tasks.findOne({ _id: taskId }), Option.filter((doc) => doc.ownerId === userId && !doc.deleted))
+          ? Effect.map(tasks.findOne({ _id: taskId }), Option.filter((doc) => !doc.deleted))
           : Effect.succeed(Option.none<TaskDoc>()),
-      /** Newest first, `limit` at a time; the cursor is the last id seen, so inserts meanwhile cause no repeats. */
-      list: (userId: UserId, query: TaskListQuery) =>
+      /**
+       * What `userId` can see, newest first, `limit` at a time: their tasks without a project and the tasks of
+       * `projectIds` (the projects they are a member of). The cursor is the last id seen, so inserts cause no repeats.
+       */
+      list: (userId: UserId, projectIds: ReadonlyArray<ProjectId>, query: TaskListQuery) =>
         Effect.gen(function*() {
           const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor)
           if (after !== undefined && !isTaskId(after)) return yield* Effect.fail(new ValidationFailed({ message: "invalid cursor" }))
-          if (query.projectId !== undefined && !isProjectId(query.projectId)) return { items: [], nextCursor: null }
+          if (query.projectId !== undefined && !(isProjectId(query.projectId) && projectIds.includes(query.projectId))) {
+            return { items: [], nextCursor: null }
+          }
+          const assignee = query.assigneeId === "me" ? userId : query.assigneeId
+          if (assignee !== undefined && !isUserId(assignee)) return { items: [], nextCursor: null }
+          const visible: Filter<TaskDoc> = query.projectId !== undefined && isProjectId(query.projectId)
+            ? { projectId: query.projectId }
+            : { $or: [{ ownerId: userId, projectId: null }, { projectId: { $in: projectIds } }] }
           const filter: Filter<TaskDoc> = {
-            ownerId: userId,
+            ...visible,
             deleted: false,
-            ...(query.projectId !== undefined && isProjectId(query.projectId) ? { projectId: query.projectId } : {}),
             ...(query.status !== undefined ? { status: query.status } : {}),
+            ...(assignee !== undefined && isUserId(assignee) ? { assigneeId: assignee } : {}),
+            ...(query.watching === true ? { watchers: userId } : {}),
             ...(after !== undefined && isTaskId(after) ? { _id: { $lt: after } } : {})
           }
           const docs = yield* tasks.find(filter, { sort: { _id: -1 }, limit: query.limit + 1 })
           const page = docs.slice(0, query.limit)
           const last = page[page.length - 1]
           return {
-            items: page.map(toTask),
+            items: page.map((doc) => toTask(doc, userId)),
             nextCursor: docs.length > query.limit && last !== undefined ? encodeCursor(last._id) : null
           }
         }),
-      /** Oldest first after `after`: an export reads any number of tasks a page at a time. */
-      exportPage: (userId: UserId, projectId: ProjectId | null, after: string | null, limit: number) => {
+      /**
+       * Oldest first after `after`: an export reads any number of tasks a page at a time. `scope` is one project
+       * (the caller is a member), or everything the caller can see.
+       */
+      exportPage: (
+        userId: UserId,
+        scope: { readonly projectId: ProjectId } | { readonly projectIds: ReadonlyArray<ProjectId> },
+        after: string | null,
+        limit: number
+      ) => {
         const filter: Filter<TaskDoc> = {
-          ownerId: userId,
+          ...("projectId" in scope
+            ? { projectId: scope.projectId }
+            : { $or: [{ ownerId: userId, projectId: null }, { projectId: { $in: scope.projectIds } }] }),
           deleted: false,
-          ...(projectId !== null ? { projectId } : {}),
           ...(after !== null && isTaskId(after) ? { _id: { $gt: after } } : {})
         }
-        return Effect.map(tasks.find(filter, { sort: { _id: 1 }, limit }), (docs) => docs.map(toTask))
+        return Effect.map(tasks.find(filter, { sort: { _id: 1 }, limit }), (docs) => docs.map((doc) => toTask(doc, userId)))
       },
-      liveInProject: (ownerId: UserId, projectId: ProjectId) => tasks.find({ ownerId, projectId, deleted: false })
+      liveInProject: (projectId: ProjectId) => tasks.find({ projectId, deleted: false })
     }
   })
 }) {}

@@ -44,6 +44,8 @@ const toEvents = (ops: ReadonlyArray<Op>, taskIds: ReadonlyArray<TaskId>, projec
         title: "t",
         description: "",
         priority: "medium",
+        assigneeId: null,
+        watching: false,
         status: taskStatus,
         dueDate: null,
         version,

@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { eventually, field, request, signUp, text } from "@herald/testing/Http"
+import { eventually, field, request, signUp, sleep, text } from "@herald/testing/Http"
 import { Duration, Effect } from "effect"
 import * as System from "../../gateway/test/support/System.ts"
 
@@ -115,10 +115,11 @@ describe("projects and tasks, through the gateway", () => {
         expect([...seen].sort().reverse()).toEqual(seen)
       }))
 
-    it.effect("projects: counts follow task statuses, deleting a project deletes its tasks", () =>
+    it.effect("projects: counts follow task statuses, deleting a project deletes its tasks and tells its members once", () =>
       Effect.gen(function*() {
         const { url } = yield* System.TestSystem
         const { token } = yield* promise(() => signUp(url, "projects"))
+        const member = yield* promise(() => signUp(url, "member"))
         const created = yield* promise(() => request(url, "/api/projects", { token, body: { name: " Launch ", description: "q3" } }))
         expect(created.status).toBe(201)
         expect(created.body).toMatchObject({ name: "Launch", description: "q3", taskCounts: { todo: 0, in_progress: 0, done: 0 } })
@@ -137,17 +138,28 @@ describe("projects and tasks, through the gateway", () => {
         const renamed = yield* promise(() => request(url, `/api/projects/${projectId}`, { method: "PATCH", token, body: { name: "Launch v2" } }))
         expect(renamed.body).toMatchObject({ name: "Launch v2", description: "q3", taskCounts: expected })
 
+        const added = yield* promise(() => request(url, `/api/projects/${projectId}/members`, { token, body: { email: member.email, role: "viewer" } }))
+        expect(added.status).toBe(201)
         expect((yield* promise(() => request(url, `/api/projects/${projectId}`, { method: "DELETE", token }))).status).toBe(204)
         expect((yield* promise(() => request(url, `/api/projects/${projectId}`, { token }))).status).toBe(404)
+        expect((yield* promise(() => request(url, `/api/projects/${projectId}`, { token: member.token }))).status).toBe(404)
         const remaining = yield* promise(() => request(url, `/api/tasks?projectId=${projectId}`, { token }))
         expect(field(remaining.body, "items")).toEqual([])
         expect((yield* promise(() => request(url, `/api/tasks/${moved}`, { token }))).status).toBe(404)
-        // And every deletion was told, one notification per task event: one by hand, five by the cascade.
-        yield* promise(() =>
+        // The member is told of the deletion once, not of each task the cascade deleted; the owner, who did it, of nothing.
+        const told = yield* promise(() =>
           eventually(
-            () => request(url, "/api/notifications?limit=100", { token }),
-            (r) => (field(r.body, "items") as Array<unknown>).filter((n) => text(n, "type") === "task.deleted").length === 6
+            () => request(url, "/api/notifications?limit=100", { token: member.token }),
+            (r) => (field(r.body, "items") as Array<unknown>).some((n) => text(n, "type") === "project.deleted")
           ))
+        yield* promise(() => sleep(1_000))
+        const after = yield* promise(() => request(url, "/api/notifications?limit=100", { token: member.token }))
+        expect(after.body).toEqual(told.body)
+        expect((field(after.body, "items") as Array<unknown>).map((n) => [text(n, "type"), text(n, "body")])).toEqual([
+          ["project.deleted", "projects deleted 'Launch v2' and its tasks"],
+          ["project.member_added", "projects added you to 'Launch v2'"]
+        ])
+        expect(field((yield* promise(() => request(url, "/api/notifications", { token }))).body, "items")).toEqual([])
       }))
 
     it.effect("bad input is 4xx in the error shape: ids, enums, lengths, unknown projects, cursors", () =>

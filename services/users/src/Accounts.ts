@@ -1,4 +1,4 @@
-import { type DependencyUnavailable, EmailTaken, InvalidCredentials, type UserNotFound } from "@herald/domain/Errors"
+import { type DependencyUnavailable, EmailTaken, InvalidCredentials, UserNotFound } from "@herald/domain/Errors"
 import { newUserId, type UserId } from "@herald/domain/Ids"
 import type { LoginRequest, RegisterRequest, TokenPair, User } from "@herald/domain/User"
 import { TokenSigner } from "@herald/infra/Jwt"
@@ -75,6 +75,17 @@ export class Accounts extends Effect.Service<Accounts>()("Herald/Accounts", {
           yield* profiles.put(user, doc.version)
           return user
         }),
+
+      /** The account of an email address (normalised as at registration), for inviting its owner somewhere. */
+      findByEmail: (email: string): Effect.Effect<User, UserNotFound | DependencyUnavailable> =>
+        Effect.flatMap(users.findByEmail(email.trim().toLowerCase()), Option.match({
+          onNone: () => Effect.fail(new UserNotFound({ message: "no account with this email" })),
+          onSome: (doc) => Effect.succeed(toUser(doc))
+        })),
+
+      /** Profiles of several users at once, in one query (unknown ids are left out). */
+      profiles: (userIds: ReadonlyArray<UserId>) =>
+        userIds.length === 0 ? Effect.succeed([]) : Effect.map(users.findMany([...new Set(userIds)]), (docs) => docs.map(toUser)),
 
       updateProfile: (userId: UserId, name: string) =>
         Effect.gen(function*() {

@@ -33,6 +33,7 @@ export class UserRepo extends Effect.Service<UserRepo>()("Herald/UserRepo", {
     return {
       insert: users.insertOne,
       findByEmail: (email: string) => users.findOne({ email }),
+      findMany: (ids: ReadonlyArray<UserId>) => users.find({ _id: { $in: ids } }),
       findById: (id: string) => isUserId(id) ? users.findOne({ _id: id }) : Effect.succeed(Option.none()),
       get: (id: UserId) =>
         Effect.flatMap(users.findOne({ _id: id }), Option.match({ onNone: () => Effect.fail(notFound()), onSome: Effect.succeed })),

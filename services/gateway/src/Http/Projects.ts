@@ -16,4 +16,22 @@ export const ProjectsLive = HttpApiBuilder.group(HeraldApi, "projects", (handler
       .handle("update", ({ path, payload }) =>
         Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.UpdateProject({ userId, projectId: path.id, patch: payload }))))
       .handle("delete", ({ path }) =>
-        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.DeleteProject({ userId, projectId: path.id }))))))
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.DeleteProject({ userId, projectId: path.id }))))
+      .handle("members", ({ path, urlParams }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) =>
+          callTasks(tasks.ListMembers({
+            userId,
+            projectId: path.id,
+            limit: urlParams.limit,
+            ...(urlParams.cursor !== undefined ? { cursor: urlParams.cursor } : {})
+          }))))
+      .handle("addMember", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) =>
+          callTasks(tasks.AddMember({ userId, projectId: path.id, email: payload.email, role: payload.role }))))
+      .handle("changeMember", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) =>
+          callTasks(tasks.ChangeMemberRole({ userId, projectId: path.id, memberId: path.userId, role: payload.role }))))
+      .handle("removeMember", ({ path }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.RemoveMember({ userId, projectId: path.id, memberId: path.userId }))))
+      .handle("transfer", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.TransferProject({ userId, projectId: path.id, memberId: payload.userId }))))))

@@ -27,4 +27,26 @@ export const TasksLive = HttpApiBuilder.group(HeraldApi, "tasks", (handlers) =>
           callTasks(tasks.PatchTask({ userId, taskId: path.id, patch: payload, ...ifMatch(headers) }))))
       .handle("delete", ({ headers, path }) =>
         Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.DeleteTask({ userId, taskId: path.id, ...ifMatch(headers) }))))
+      .handle("watch", ({ path }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.WatchTask({ userId, taskId: path.id, watching: true }))))
+      .handle("unwatch", ({ path }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.WatchTask({ userId, taskId: path.id, watching: false }))))
+      .handle("comment", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.CreateComment({ userId, taskId: path.id, comment: payload }))))
+      .handle("comments", ({ path, urlParams }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) =>
+          callTasks(tasks.ListComments({
+            userId,
+            taskId: path.id,
+            limit: urlParams.limit,
+            ...(urlParams.cursor !== undefined ? { cursor: urlParams.cursor } : {})
+          }))))
   }))
+
+export const CommentsLive = HttpApiBuilder.group(HeraldApi, "comments", (handlers) =>
+  Effect.map(TasksClient, (tasks) =>
+    handlers
+      .handle("update", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.UpdateComment({ userId, commentId: path.id, comment: payload }))))
+      .handle("delete", ({ path }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.DeleteComment({ userId, commentId: path.id }))))))

@@ -1,0 +1,89 @@
+import type { DomainEvent, ProjectEvent } from "@herald/domain/Events"
+import { newNotificationId } from "@herald/domain/Ids"
+import { Notification } from "@herald/domain/Notification"
+import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
+import { Clock, Effect, Option, Schema } from "effect"
+import { Memberships } from "./Memberships.ts"
+import { type NotificationDoc, NotificationRepo, toNotification } from "./NotificationRepo.ts"
+import { projectOf, recipientsOf } from "./Recipients.ts"
+import { render } from "./Render.ts"
+
+const encodePush = Schema.encodeSync(
+  Schema.parseJson(Schema.Struct({ type: Schema.Literal("notification"), notification: Notification }))
+)
+
+const isProjectEvent = (event: DomainEvent): event is ProjectEvent => {
+  switch (event.type) {
+    case "project.member_added":
+    case "project.member_removed":
+    case "project.member_role_changed":
+    case "project.ownership_transferred":
+    case "project.updated":
+    case "project.deleted":
+      return true
+    default:
+      return false
+  }
+}
+
+/** Pushes at once: one user's stay in order, different users' go together. */
+const pushConcurrency = 64
+
+/**
+ * Turns events into notifications: keeps the membership of projects from project events, resolves each event's
+ * recipients from it and from the event (see `recipientsOf`), stores one notification per (event, recipient), and
+ * pushes those newly stored to their recipients' real-time channels. Events of one project must reach it in order,
+ * from one fiber at a time (the consumer's mailboxes are keyed by project).
+ */
+export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
+  effect: Effect.gen(function*() {
+    const repo = yield* NotificationRepo
+    const memberships = yield* Memberships
+    const bus = yield* RealtimeBus
+
+    const notificationsOf = (event: DomainEvent) =>
+      Effect.gen(function*() {
+        const projectId = projectOf(event)
+        const known = isProjectEvent(event)
+          ? yield* memberships.apply(event)
+          : projectId === null
+          ? Option.none()
+          : yield* memberships.get(projectId)
+        const createdAt = new Date(yield* Clock.currentTimeMillis)
+        return yield* Effect.forEach(recipientsOf(event, known), (recipient) =>
+          Effect.map(newNotificationId, (id): NotificationDoc => ({
+            _id: id,
+            userId: recipient.userId,
+            eventId: event.id,
+            ...render(event, recipient),
+            read: false,
+            createdAt
+          })))
+      })
+
+    // A redelivered event was told already; only a newly stored notification is pushed.
+    const push = (doc: NotificationDoc) =>
+      bus.publish(userChannel(doc.userId), encodePush({ type: "notification", notification: toNotification(doc) })).pipe(
+        Effect.catchAll((error) => Effect.logWarning("real-time push failed; the client catches up on reconnect", error))
+      )
+
+    return {
+      /** Events in the order they were delivered: one insert for all their notifications, then the pushes. */
+      handle: (events: ReadonlyArray<DomainEvent>) =>
+        Effect.gen(function*() {
+          const docs = (yield* Effect.forEach(events, notificationsOf)).flat()
+          if (docs.length === 0) return []
+          const stored = yield* repo.insertMany(docs)
+          const fresh = docs.filter((_, index) => stored[index] === true)
+          const byUser = new Map<string, Array<NotificationDoc>>()
+          for (const doc of fresh) byUser.set(doc.userId, [...(byUser.get(doc.userId) ?? []), doc])
+          yield* Effect.forEach(byUser.values(), (own) => Effect.forEach(own, push, { discard: true }), {
+            concurrency: pushConcurrency,
+            discard: true
+          })
+          return fresh
+        })
+    }
+  }),
+  dependencies: [Memberships.Default]
+}) {}
