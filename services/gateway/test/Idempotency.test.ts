@@ -244,7 +244,7 @@ describe("idempotent creates", () => {
 
   it.live("a create whose client goes away still finishes and is kept: a retry gets 409 while it runs, then the replay", () =>
     Effect.gen(function*() {
-      const slow = { collection: "task_outbox", delay: Duration.millis(1500) }
+      const slow = { collection: "tasks", delay: Duration.millis(1500) }
       const context = yield* Layer.build(System.layer("idem-abort", { slowInserts: slow }))
       const { url } = Context.get(context, System.TestSystem)
       const user = yield* promise(() => signUp(url, "idem-abort"))
