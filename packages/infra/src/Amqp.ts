@@ -18,17 +18,8 @@ import {
 import { type Delivery, Broker, type Headers, type OutgoingMessage, type QueueSpec, type Topology } from "./Broker.ts"
 import { describeUrl } from "./Mongo.ts"
 import { backoff, forever } from "./Retry.ts"
-import * as Secrets from "./Secrets.ts"
+import { AmqpConfig } from "./InfraConfig.ts"
 
-export const AmqpConfig = Config.all({
-  url: Secrets.url("AMQP_URL"),
-  connectRetries: Config.integer("AMQP_CONNECT_RETRIES").pipe(Config.withDefault(5)),
-  /** `quorum` for clustered RabbitMQ (replicated, durable); `classic` for a single node. */
-  queueType: Config.literal("classic", "quorum")("AMQP_QUEUE_TYPE").pipe(Config.withDefault("classic")),
-  /** Shown by RabbitMQ next to the connection: which process holds it. */
-  connectionName: Config.string("AMQP_CONNECTION_NAME").pipe(Config.withDefault("herald"))
-})
-export type AmqpConfig = Config.Config.Success<typeof AmqpConfig>
 
 export class AmqpConnectionError extends Data.TaggedError("AmqpConnectionError")<{
   readonly message: string

@@ -1,20 +1,4 @@
-import {
-  Cause,
-  Chunk,
-  Config,
-  Data,
-  type Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Metric,
-  Option,
-  Queue,
-  Ref,
-  Schedule,
-  type Scope,
-  Stream
-} from "effect"
+import { Cause, Chunk, Data, type Duration, Effect, Exit, Fiber, Metric, Option, Queue, Ref, Schedule, type Scope, Stream } from "effect"
 import { DependencyUnavailable } from "@herald/domain/Errors"
 import { Broker, type Delivery } from "./Broker.ts"
 import { forever } from "./Retry.ts"
@@ -339,13 +323,6 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
     return { stats: Effect.zipWith(Ref.get(stats), queuedNow, (s, queued) => ({ ...s, queued })) }
   })
 
-/** Sizing of consumer pools, from configuration. */
-export const PoolConfig = Config.all({
-  workers: Config.integer("CONSUMER_WORKERS").pipe(Config.withDefault(8)),
-  prefetch: Config.integer("CONSUMER_PREFETCH").pipe(Config.withDefault(64)),
-  mailboxSize: Config.integer("CONSUMER_MAILBOX").pipe(Config.withDefault(16)),
-  maxAttempts: Config.integer("CONSUMER_MAX_ATTEMPTS").pipe(Config.withDefault(5))
-})
 
 /** The `aggregateId` / `userId` of an event body, without decoding all of it: keys for ordering. */
 export const envelopeKey = (field: "aggregateId" | "userId") => (delivery: Delivery): string | undefined => {

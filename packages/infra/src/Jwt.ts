@@ -1,8 +1,9 @@
 import { type DependencyUnavailable, unavailable, Unauthorized } from "@herald/domain/Errors"
 import { FamilyId, UserId } from "@herald/domain/Ids"
 import type { Jwks } from "@herald/domain/User"
-import { Clock, Config, ConfigError, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Clock, ConfigError, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as jose from "jose"
+import { JwtConfig, SigningKeyConfig } from "./InfraConfig.ts"
 
 /**
  * Access tokens: JWTs signed with Ed25519 (EdDSA), `typ: at+jwt` (RFC 9068), with `kid`, `iss`, `aud`, `sub`, `exp`,
@@ -13,25 +14,7 @@ import * as jose from "jose"
 export const algorithm = "EdDSA"
 const tokenType = "at+jwt"
 
-export const JwtConfig = Config.all({
-  issuer: Config.string("JWT_ISSUER").pipe(Config.withDefault("herald")),
-  audience: Config.string("JWT_AUDIENCE").pipe(Config.withDefault("herald-api")),
-  accessTokenTtl: Config.duration("ACCESS_TOKEN_TTL").pipe(Config.withDefault(Duration.minutes(15)))
-})
-export type JwtConfig = Config.Config.Success<typeof JwtConfig>
 
-export const SigningKeyConfig = Config.all({
-  /** PKCS#8 PEM of an Ed25519 private key. Unset: a key is generated at start (embedded default only). */
-  // Empty counts as unset; `\n` escapes are accepted, since a PEM often travels on one line in env files.
-  privateKey: Config.option(Config.redacted("JWT_PRIVATE_KEY")).pipe(
-    Config.map(Option.filter((pem) => Redacted.value(pem).trim() !== "")),
-    Config.map(Option.map((pem) => Redacted.make(Redacted.value(pem).replaceAll("\\n", "\n"))))
-  ),
-  /** The `kid` of the configured key; a generated key is always named by its thumbprint. */
-  keyId: Config.option(Config.string("JWT_KEY_ID")),
-  /** A JWKS (JSON) of retired public keys still accepted while their tokens live out: key rotation. */
-  previousKeys: Config.option(Config.string("JWT_PREVIOUS_PUBLIC_KEYS"))
-})
 
 export interface AccessClaims {
   readonly userId: UserId

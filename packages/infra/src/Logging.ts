@@ -1,9 +1,6 @@
-import { Config, Effect, Layer, Logger, LogLevel } from "effect"
+import { Effect, Layer, Logger } from "effect"
+import { LoggingConfig } from "./InfraConfig.ts"
 
-export const LoggingConfig = Config.all({
-  level: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
-  format: Config.literal("json", "pretty", "logfmt")("LOG_FORMAT").pipe(Config.withDefault("json"))
-})
 
 /** Structured logs: JSON lines by default (one object per line, with annotations such as `requestId`). */
 export const layer = Layer.unwrapEffect(

@@ -2,8 +2,9 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Config, Context, Effect, Layer, Metric, MetricState, Option } from "effect"
+import { Context, Effect, Layer, Metric, MetricState, Option } from "effect"
 import { createServer } from "node:http"
+import { MetricsConfig } from "./InfraConfig.ts"
 
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
 
@@ -56,14 +57,6 @@ export const prometheus: Effect.Effect<string> = Effect.map(Metric.snapshot, (pa
 })
 
 /** Where a program's metrics server listens (`METRICS_HOST`, `METRICS_PORT`; 0 lets the kernel pick a port). */
-export const MetricsConfig = (defaultPort: number) =>
-  Config.all({
-    port: Config.integer("METRICS_PORT").pipe(
-      Config.withDefault(defaultPort),
-      Config.validate({ message: "must be a port, 0..65535", validation: (port) => port >= 0 && port <= 65535 })
-    ),
-    host: Config.string("METRICS_HOST").pipe(Config.withDefault("0.0.0.0"))
-  })
 
 /** The running metrics server of this process. */
 export class MetricsServer extends Context.Tag("Herald/MetricsServer")<MetricsServer, { readonly url: string }>() {}

@@ -13,19 +13,10 @@ import {
   type UpdateFilter
 } from "mongodb"
 import { backoff } from "./Retry.ts"
-import * as Secrets from "./Secrets.ts"
 import { type Collection, type CollectionSpec, type Document, DocumentStore, DuplicateKey } from "./Store.ts"
 import { sweepExpired } from "./Ttl.ts"
+import { MongoConfig } from "./InfraConfig.ts"
 
-export const MongoConfig = Config.all({
-  url: Secrets.url("MONGODB_URL"),
-  database: Config.string("MONGODB_DATABASE").pipe(
-    Config.withDefault("herald"),
-    Config.validate({ message: "must match ^[a-zA-Z0-9_-]{1,63}$", validation: (name) => /^[a-zA-Z0-9_-]{1,63}$/.test(name) })
-  ),
-  connectRetries: Config.integer("MONGODB_CONNECT_RETRIES").pipe(Config.withDefault(6))
-})
-export type MongoConfig = Config.Config.Success<typeof MongoConfig>
 
 /** The server did not accept a connection within the retry schedule. */
 export class MongoConnectionError extends Data.TaggedError("MongoConnectionError")<{

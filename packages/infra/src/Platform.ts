@@ -10,6 +10,7 @@ import * as RateLimiter from "./RateLimiter.ts"
 import * as Realtime from "./Realtime.ts"
 import * as Redis from "./Redis.ts"
 import type { DocumentStore } from "./Store.ts"
+import { RateLimiterTimeout } from "./InfraConfig.ts"
 
 /**
  * The choice every `main` makes: the real server when its URL is configured, the embedded in-memory twin (which
@@ -45,7 +46,7 @@ export const redisCapabilities = choose(
   Redis.isConfigured,
   "Redis (REDIS_URL)",
   Layer.mergeAll(
-    RateLimiter.layerRedis({ timeout: "150 millis" }),
+    Layer.unwrapEffect(Effect.map(RateLimiterTimeout, (timeout) => RateLimiter.layerRedis({ timeout }))),
     Cache.layerRedis,
     Realtime.layerRedis,
     Idempotency.layerRedis({ timeout: "500 millis" })

@@ -3,14 +3,8 @@ import { Config, Context, Data, Duration, Effect, Either, Layer, Option, Redacte
 import { Redis as IORedis } from "ioredis"
 import { describeUrl } from "./Mongo.ts"
 import { backoff } from "./Retry.ts"
-import * as Secrets from "./Secrets.ts"
+import { RedisConfig } from "./InfraConfig.ts"
 
-export const RedisConfig = Config.all({
-  url: Secrets.url("REDIS_URL"),
-  prefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault("herald:")),
-  connectRetries: Config.integer("REDIS_CONNECT_RETRIES").pipe(Config.withDefault(5))
-})
-export type RedisConfig = Config.Config.Success<typeof RedisConfig>
 
 export class RedisConnectionError extends Data.TaggedError("RedisConnectionError")<{
   readonly message: string

@@ -9,7 +9,6 @@ import { Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import { WebSocket as NodeWebSocket } from "ws"
 import { backoff, forever } from "./Retry.ts"
-import * as Secrets from "./Secrets.ts"
 
 /**
  * Internal RPC between the gateway and the services: Effect RPC over one long-lived WebSocket per service client,
@@ -23,8 +22,6 @@ import * as Secrets from "./Secrets.ts"
 
 export const secretHeader = "x-herald-rpc-secret"
 
-/** The shared secret of services run apart: a missing or placeholder one stops start-up (they listen on 0.0.0.0). */
-export const RpcSecret = Secrets.required("RPC_SECRET")
 
 const sameSecret = (given: string, expected: string): boolean => {
   const a = Buffer.from(given)

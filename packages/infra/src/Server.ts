@@ -3,10 +3,11 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Readiness } from "@herald/domain/Health"
-import { Config, Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import * as Metrics from "./Metrics.ts"
 import * as Rpc from "./Rpc.ts"
+import { HttpConfig, RpcSecret } from "./InfraConfig.ts"
 
 /** How a service reports its readiness: the same report answers `GET /ready` and its `Ready` RPC. */
 export class ServiceReadiness extends Context.Tag("Herald/ServiceReadiness")<ServiceReadiness, Effect.Effect<Readiness>>() {}
@@ -24,11 +25,6 @@ export const healthRoutes = HttpLayerRouter.use((router) =>
   })
 )
 
-export const HttpConfig = (defaultPort: number) =>
-  Config.all({
-    port: Config.port("PORT").pipe(Config.withDefault(defaultPort)),
-    host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0"))
-  })
 
 /**
  * A Node HTTP server that holds the requests arriving before anything serves them. The server listens as soon as its
@@ -88,7 +84,7 @@ export const serveInternal = <A, E, R, E2, R2>(options: {
     Layer.mergeAll(
       options.routes,
       healthRoutes.pipe(Layer.provide(options.readiness)),
-      Layer.unwrapEffect(Effect.map(Rpc.RpcSecret, (secret) => Rpc.secretMiddleware(Option.some(secret))))
+      Layer.unwrapEffect(Effect.map(RpcSecret, (secret) => Rpc.secretMiddleware(Option.some(secret))))
     ),
     { disableLogger: true }
   ).pipe(Layer.provide(listen(options.defaultPort)), Layer.merge(Metrics.serve(options.defaultMetricsPort)))

@@ -2,7 +2,8 @@ import { NotificationsRpc } from "@herald/domain/NotificationsRpc"
 import { TasksRpc } from "@herald/domain/TasksRpc"
 import { UsersRpc } from "@herald/domain/UsersRpc"
 import * as Rpc from "./Rpc.ts"
-import { Config, Context, Effect, Layer, Option, type Redacted } from "effect"
+import { Context, Effect, Layer, Option, type Redacted } from "effect"
+import { ServiceUrlsConfig } from "./InfraConfig.ts"
 
 /**
  * Clients of the services' internal RPC: where the services listen (`USERS_URL`, `TASKS_URL`,
@@ -16,12 +17,7 @@ export class ServiceUrls extends Context.Tag("Herald/ServiceUrls")<ServiceUrls, 
 }>() {
   static readonly fromConfig = Layer.effect(
     ServiceUrls,
-    Effect.all({
-      users: Config.string("USERS_URL").pipe(Config.withDefault("http://127.0.0.1:8081/rpc/users")),
-      tasks: Config.string("TASKS_URL").pipe(Config.withDefault("http://127.0.0.1:8082/rpc/tasks")),
-      notifications: Config.string("NOTIFICATIONS_URL").pipe(Config.withDefault("http://127.0.0.1:8083/rpc/notifications")),
-      secret: Config.map(Rpc.RpcSecret, Option.some)
-    })
+    ServiceUrlsConfig
   )
 }
 

@@ -1,7 +1,8 @@
 import { eventsExchange } from "@herald/domain/Events"
-import { Config, Effect } from "effect"
+import { Effect } from "effect"
 import type { ExchangeSpec, QueueSpec, Topology } from "./Broker.ts"
 import { queueArguments } from "./Amqp.ts"
+import { NamePrefix, RetryDelays } from "./InfraConfig.ts"
 
 /**
  * Herald's RabbitMQ topology, declared in code by every service (so no publish is ever routed nowhere, whatever the
@@ -20,10 +21,6 @@ export interface ConsumerQueues {
   readonly queues: ReadonlyArray<QueueSpec>
 }
 
-export const RetryDelays = Config.array(Config.integer(), "RETRY_DELAYS_MS").pipe(
-  Config.withDefault([1_000, 5_000, 30_000]),
-  Config.validate({ message: "must be positive integers", validation: (delays) => delays.length > 0 && delays.every((d) => d > 0) })
-)
 
 /**
  * Redeliveries a quorum queue allows before parking a message: a bound that survives a consumer process that dies
@@ -69,8 +66,6 @@ export const consumerQueues = (
 
 export const events: ExchangeSpec = { name: eventsExchange, type: "topic" }
 
-/** Prefixes every exchange and queue name: tests sharing a virtual host stay apart; empty in deployments. */
-export const NamePrefix = Config.string("AMQP_PREFIX").pipe(Config.withDefault(""))
 
 /** Herald's topology from configuration (retry delays, name prefix). */
 export const fromConfig = Effect.map(Effect.all([RetryDelays, NamePrefix]), ([delays, prefix]) => herald(delays, prefix))

@@ -24,7 +24,7 @@ const deployment = Layer.scoped(
     const running = yield* cluster(System.testEnv("nginx"), {
       gateways: 2,
       notifications: 1,
-      gatewayEnv: { TRUSTED_PROXY_HOPS: "1", RATE_LIMIT_MAX: String(budget), AUTH_RATE_LIMIT_MAX: "1000" }
+      gatewayEnv: { TRUSTED_PROXY_HOPS: "1", RATE_LIMIT_MAX: String(budget), AUTH_RATE_LIMIT_MAX: "1000", RATE_LIMIT_REDIS_TIMEOUT: "5 seconds" }
     })
     const nginx = yield* Effect.acquireRelease(
       promise(() => startNginx(running.gateways.map((gateway) => `127.0.0.1:${gateway.port}`))),

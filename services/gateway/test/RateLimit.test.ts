@@ -39,6 +39,8 @@ describe("rate limiting", () => {
       const env = {
         ...System.testEnv("rl-two"),
         RATE_LIMIT_MAX: "40",
+        // Exactness, not fail-open: a loaded machine must not make the limiter give up on Redis.
+        RATE_LIMIT_REDIS_TIMEOUT: "5 seconds",
         RATE_LIMIT_WINDOW: "4 seconds",
         LOG_LEVEL: "Error",
         RPC_SECRET: "a shared secret the services would hold"

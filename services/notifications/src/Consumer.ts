@@ -4,6 +4,7 @@ import type { Delivery } from "@herald/infra/Broker"
 import { Effect, Schema } from "effect"
 import { NotificationsTopology } from "./Messaging.ts"
 import { Notifier } from "./Notifier.ts"
+import { PoolConfig } from "@herald/infra/InfraConfig"
 
 const decodeEvent = Schema.decodeUnknown(Schema.parseJson(DomainEvent))
 
@@ -23,7 +24,7 @@ export const mailboxOf = (delivery: Delivery): string | undefined => projectKey.
 export const runConsumer = Effect.gen(function*() {
   const notifier = yield* Notifier
   const { notifications } = yield* NotificationsTopology
-  const pool = yield* ConsumerPool.PoolConfig
+  const pool = yield* PoolConfig
 
   const decode = (body: string) =>
     decodeEvent(body).pipe(

@@ -4,16 +4,9 @@ import { ExportId, ProjectId, UserId } from "@herald/domain/Ids"
 import type { DomainEventEncoded } from "@herald/domain/Events"
 import * as Outbox from "@herald/infra/Outbox"
 import { DocumentStore } from "@herald/infra/Store"
-import { Config, Duration, Effect, Option, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
+import { ExportConfig } from "./NotificationsConfig.ts"
 
-export const ExportConfig = Config.all({
-  ttl: Config.duration("EXPORT_TTL").pipe(Config.withDefault(Duration.days(7))),
-  /** An export not finished this long after it was asked for fails, rather than waiting out an outage forever. */
-  deadline: Config.duration("EXPORT_DEADLINE").pipe(Config.withDefault(Duration.minutes(15))),
-  workers: Config.integer("EXPORT_WORKERS").pipe(Config.withDefault(2)),
-  pageSize: Config.integer("EXPORT_PAGE_SIZE").pipe(Config.withDefault(500)),
-  chunkBytes: Config.integer("EXPORT_CHUNK_BYTES").pipe(Config.withDefault(256 * 1024))
-})
 
 export const ExportDoc = Schema.Struct({
   _id: ExportId,

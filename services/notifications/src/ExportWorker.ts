@@ -1,9 +1,11 @@
 import { ExportRequested } from "@herald/domain/Events"
 import * as ConsumerPool from "@herald/infra/ConsumerPool"
 import { Clock, Duration, Effect, Option, Schema } from "effect"
-import { ExportConfig, ExportRepo } from "./ExportRepo.ts"
+import { ExportRepo } from "./ExportRepo.ts"
+import { ExportConfig } from "./NotificationsConfig.ts"
 import { Exports } from "./Exports.ts"
 import { NotificationsTopology } from "./Messaging.ts"
+import { PoolConfig } from "@herald/infra/InfraConfig"
 
 const decode = Schema.decodeUnknown(Schema.parseJson(ExportRequested))
 
@@ -17,7 +19,7 @@ export const runExportWorker = Effect.gen(function*() {
   const exports = yield* Exports
   const repo = yield* ExportRepo
   const { exportJobs } = yield* NotificationsTopology
-  const pool = yield* ConsumerPool.PoolConfig
+  const pool = yield* PoolConfig
   const config = yield* ExportConfig
   return yield* ConsumerPool.run({
     name: "exports",

@@ -7,6 +7,7 @@ import { Effect, Option, Schema } from "effect"
 import { TasksTopology } from "./Messaging.ts"
 import { ProjectRepo } from "./ProjectRepo.ts"
 import { WriteLock } from "./WriteLock.ts"
+import { PoolConfig } from "@herald/infra/InfraConfig"
 
 /** What the counters last counted of a task: its project and status at `version` (both null once deleted). */
 const CounterState = Schema.Struct({
@@ -105,7 +106,7 @@ const commentEvent = Schema.decodeUnknownOption(
 export const runProjector = Effect.gen(function*() {
   const projector = yield* CountersProjector
   const { counters } = yield* TasksTopology
-  const pool = yield* ConsumerPool.PoolConfig
+  const pool = yield* PoolConfig
   return yield* ConsumerPool.run({
     name: "counters",
     queues: counters,

@@ -3,6 +3,7 @@ import * as ConsumerPool from "@herald/infra/ConsumerPool"
 import { Effect, Schema } from "effect"
 import { TasksTopology } from "./Messaging.ts"
 import { Tasks } from "./Tasks.ts"
+import { PoolConfig } from "@herald/infra/InfraConfig"
 
 const decode = Schema.decodeUnknown(Schema.parseJson(ProjectDeleted))
 
@@ -13,7 +14,7 @@ const decode = Schema.decodeUnknown(Schema.parseJson(ProjectDeleted))
 export const runCascade = Effect.gen(function*() {
   const tasks = yield* Tasks
   const { cascade } = yield* TasksTopology
-  const pool = yield* ConsumerPool.PoolConfig
+  const pool = yield* PoolConfig
   return yield* ConsumerPool.run({
     name: "cascade",
     queues: cascade,

@@ -1,11 +1,8 @@
 import { maxPasswordBytes, passwordBytes } from "@herald/domain/User"
 import bcrypt from "bcryptjs"
-import { Config, Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
+import { PasswordConfig } from "./UsersConfig.ts"
 
-export const PasswordConfig = Config.integer("BCRYPT_COST").pipe(
-  Config.withDefault(12),
-  Config.validate({ message: "must be between 4 and 15", validation: (cost) => cost >= 4 && cost <= 15 })
-)
 
 /**
  * bcrypt hashing. `verifyUnknown` spends the same time as a real comparison, for logins of unknown emails. A password

@@ -2,9 +2,9 @@ import { UserId } from "@herald/domain/Ids"
 import { User } from "@herald/domain/User"
 import { VersionedCache } from "@herald/infra/Cache"
 import { DocumentStore } from "@herald/infra/Store"
-import { Config, Duration, Effect, Option, Queue, Schedule, Schema } from "effect"
+import { Duration, Effect, Option, Queue, Schedule, Schema } from "effect"
+import { ProfileCacheConfig } from "./UsersConfig.ts"
 
-export const ProfileCacheConfig = Config.duration("PROFILE_CACHE_TTL").pipe(Config.withDefault(Duration.hours(1)))
 
 const encode = Schema.encodeSync(Schema.parseJson(User))
 const decode = Schema.decodeUnknownOption(Schema.parseJson(User))

@@ -1,13 +1,13 @@
 import { InvalidRefreshToken, TokenReused } from "@herald/domain/Errors"
 import { FamilyId, newFamilyId, UserId } from "@herald/domain/Ids"
 import { VersionedCache } from "@herald/infra/Cache"
-import { JwtConfig } from "@herald/infra/Jwt"
+import { JwtConfig } from "@herald/infra/InfraConfig"
 import { markRevoked } from "@herald/infra/Revocations"
 import { DocumentStore } from "@herald/infra/Store"
-import { Clock, Config, Duration, Effect, Option, Schema } from "effect"
+import { Clock, Duration, Effect, Option, Schema } from "effect"
 import { createHash, randomBytes } from "node:crypto"
+import { RefreshConfig } from "./UsersConfig.ts"
 
-export const RefreshConfig = Config.duration("REFRESH_TOKEN_TTL").pipe(Config.withDefault(Duration.days(30)))
 
 const TokenDoc = Schema.Struct({
   _id: Schema.String, // sha256 of the token: the token itself is never stored

@@ -1,0 +1,13 @@
+import { Config, Duration } from "effect"
+
+/** Every setting of the notifications service's own (the shared infrastructure's are in `@herald/infra/InfraConfig`). */
+
+/** Exports: how long files are kept, when a job gives up, and how the work is cut. */
+export const ExportConfig = Config.all({
+  ttl: Config.duration("EXPORT_TTL").pipe(Config.withDefault(Duration.days(7))),
+  /** An export not finished this long after it was asked for fails, rather than waiting out an outage forever. */
+  deadline: Config.duration("EXPORT_DEADLINE").pipe(Config.withDefault(Duration.minutes(15))),
+  workers: Config.integer("EXPORT_WORKERS").pipe(Config.withDefault(2)),
+  pageSize: Config.integer("EXPORT_PAGE_SIZE").pipe(Config.withDefault(500)),
+  chunkBytes: Config.integer("EXPORT_CHUNK_BYTES").pipe(Config.withDefault(256 * 1024))
+})
