@@ -1,6 +1,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { servers, uniqueName } from "@herald/testing/Env"
-import { closeBrokerConnections, rabbitmqctl } from "@herald/testing/Processes"
+import { closeBrokerConnections, rabbitmqctl } from "@herald/testing/RabbitMq"
 import { Chunk, Duration, Effect, Fiber, type Layer, Option, Redacted, Stream } from "effect"
 import * as Amqp from "../src/Amqp.ts"
 import { Broker, type Delivery, topicMatches } from "../src/Broker.ts"

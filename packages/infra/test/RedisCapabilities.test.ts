@@ -1,6 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { servers, uniqueName } from "@herald/testing/Env"
-import { findBinary, freePort, startRedis, waitForPort } from "@herald/testing/Processes"
+import { findBinary, freePort, waitForPort } from "@herald/testing/Ports"
+import { startRedis } from "@herald/testing/RedisServer"
 import { Chunk, Context, Duration, Effect, FastCheck as fc, Fiber, Layer, Option, Redacted, Schedule, Stream, TestClock } from "effect"
 import * as Cache from "../src/Cache.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"

@@ -1,6 +1,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { mongoStore, servers, uniqueName } from "@herald/testing/Env"
-import { startFerretDb } from "@herald/testing/Processes"
+import { startFerretDb } from "@herald/testing/FerretDb"
 import { Effect, Exit, Layer, Option, Redacted, Schema, TestClock } from "effect"
 import * as MemoryStore from "../src/MemoryStore.ts"
 import { connect, layerStore, MongoDatabase } from "../src/Mongo.ts"

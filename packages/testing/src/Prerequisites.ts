@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import { findBinary, goBin } from "./Processes.ts"
+import { findBinary, goBin } from "./Ports.ts"
 
 /**
  * What `npm test` needs on this machine, prepared before any test runs: FerretDB built from source when missing

@@ -1,6 +1,9 @@
 import type { TestProject } from "vitest/node"
 import { ensurePrerequisites } from "./Prerequisites.ts"
-import { type Server, startFerretDb, startRedis, startVhost } from "./Processes.ts"
+import { startFerretDb } from "./FerretDb.ts"
+import { type Server } from "./Ports.ts"
+import { startVhost } from "./RabbitMq.ts"
+import { startRedis } from "./RedisServer.ts"
 
 /**
  * Prepares what the run needs (Prerequisites.ts), then provisions the real servers for the whole run: the given `MONGODB_URL` / `REDIS_URL` / `AMQP_URL`, or else

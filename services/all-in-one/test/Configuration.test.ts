@@ -3,9 +3,9 @@ import * as InfraConfig from "@herald/infra/InfraConfig"
 import { Config, ConfigError, ConfigProvider, ConfigProviderPathPatch, Effect, HashSet } from "effect"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import * as GatewayConfig from "../../gateway/src/GatewayConfig.ts"
-import * as NotificationsConfig from "../../notifications/src/NotificationsConfig.ts"
-import * as UsersConfig from "../../users/src/UsersConfig.ts"
+import * as GatewayConfig from "@herald/gateway/GatewayConfig"
+import * as NotificationsConfig from "@herald/notifications/NotificationsConfig"
+import * as UsersConfig from "@herald/users/UsersConfig"
 
 const root = new URL("../../../", import.meta.url).pathname
 

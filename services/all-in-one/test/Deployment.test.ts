@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { eventually, field, request, signUp, tellUser, text } from "@herald/testing/Http"
-import { findBinary, freePort, startService } from "@herald/testing/Processes"
+import { findBinary, freePort } from "@herald/testing/Ports"
+import { startService } from "@herald/testing/Services"
 import { Effect } from "effect"
 import { execFile, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
@@ -9,8 +10,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { render } from "../../../infra/scripts/rabbitmq-definitions.ts"
-import { connect, ofType } from "../../gateway/test/support/Stream.ts"
-import * as System from "../../gateway/test/support/System.ts"
+import { connect, ofType } from "@herald/testing/Stream"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 const root = new URL("../../../", import.meta.url).pathname

@@ -2,7 +2,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Validator } from "@seriousme/openapi-schema-validator"
 import { field, request, signUp, text } from "@herald/testing/Http"
 import { Duration, Effect } from "effect"
-import * as System from "./support/System.ts"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

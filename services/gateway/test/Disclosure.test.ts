@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { eventually, field, request, signUp, text } from "@herald/testing/Http"
-import { startFerretDb } from "@herald/testing/Processes"
+import { startFerretDb } from "@herald/testing/FerretDb"
 import { Effect } from "effect"
-import { cluster } from "./support/Cluster.ts"
-import * as System from "./support/System.ts"
+import { cluster } from "@herald/testing/Cluster"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

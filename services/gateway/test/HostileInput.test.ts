@@ -4,7 +4,7 @@ import { request, signUp } from "@herald/testing/Http"
 import { Duration, Effect } from "effect"
 import fc from "fast-check"
 import { isRecord, type Json, jsonMedia, type Operation, operationsOf, parametersOf, recordOf } from "./support/OpenApi.ts"
-import * as System from "./support/System.ts"
+import * as System from "@herald/testing/System"
 
 /** How long the property runs: long enough for thousands of requests, well inside a minute. */
 const budgetMs = 35_000

@@ -1,10 +1,11 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { normaliseIdempotencyKey } from "@herald/domain/Idempotency"
 import { eventually, field, type Reply, request, signUp, sleep, text } from "@herald/testing/Http"
-import { startRedis, startService } from "@herald/testing/Processes"
+import { startRedis } from "@herald/testing/RedisServer"
+import { startService } from "@herald/testing/Services"
 import { Context, Duration, Effect, FastCheck as fc, Layer } from "effect"
-import { cluster } from "./support/Cluster.ts"
-import * as System from "./support/System.ts"
+import { cluster } from "@herald/testing/Cluster"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

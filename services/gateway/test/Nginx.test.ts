@@ -1,10 +1,10 @@
 import { describe, expect, layer } from "@effect/vitest"
-import { eventually, field, request, signUp, text } from "@herald/testing/Http"
-import { startNginx } from "@herald/testing/Processes"
+import { eventually, field, request, signUp, teammateOf, text } from "@herald/testing/Http"
+import { startNginx } from "@herald/testing/Nginx"
 import { Context, Duration, Effect, Layer } from "effect"
-import { type Cluster, cluster } from "./support/Cluster.ts"
-import { connect, ofType } from "./support/Stream.ts"
-import * as System from "./support/System.ts"
+import { type Cluster, cluster } from "@herald/testing/Cluster"
+import { connect, ofType } from "@herald/testing/Stream"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 
@@ -134,7 +134,9 @@ describe("behind nginx (infra/nginx/herald.conf, the real binary)", () => {
         const user = yield* promise(() => signUp(url, "nginx-stream"))
         const stream = yield* Effect.orDie(connect(url, { token: user.token }))
         yield* promise(() => eventually(async () => stream.messages, (m) => ofType(m, "ready").length === 1))
-        const created = yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title: "pushed through nginx" }, localAddress: client(14) }))
+        // Nobody is told of their own act: a teammate assigns the user a task.
+        const mate = yield* promise(() => teammateOf(url, user))
+        const created = yield* promise(() => mate.assign("pushed through nginx"))
         expect(created.status).toBe(201)
         const heard = yield* promise(() => eventually(async () => ofType(stream.messages, "notification"), (m) => m.length === 1, 10_000))
         expect(text(field(heard[0]?.body, "notification"), "body")).toContain("pushed through nginx")

@@ -14,7 +14,7 @@ import {
   responsesOf,
   schemaValidator
 } from "./support/OpenApi.ts"
-import * as System from "./support/System.ts"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

@@ -1,19 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { uniqueName } from "@herald/testing/Env"
 import { request, signUp, sleep, text } from "@herald/testing/Http"
-import {
-  closeBrokerConnections,
-  rabbitmqctl,
-  type ServiceProcess,
-  startFerretDb,
-  startRedis,
-  startService,
-  startVhost
-} from "@herald/testing/Processes"
+import { startFerretDb } from "@herald/testing/FerretDb"
+import { closeBrokerConnections, rabbitmqctl, startVhost } from "@herald/testing/RabbitMq"
+import { startRedis } from "@herald/testing/RedisServer"
+import { type ServiceProcess, startService } from "@herald/testing/Services"
 import { Effect } from "effect"
 import { MongoClient } from "mongodb"
-import { cluster } from "./support/Cluster.ts"
-import * as System from "./support/System.ts"
+import { cluster } from "@herald/testing/Cluster"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { request, sleep } from "@herald/testing/Http"
 import { servers } from "@herald/testing/Env"
-import { startRedis, startService } from "@herald/testing/Processes"
+import { startRedis } from "@herald/testing/RedisServer"
+import { startService } from "@herald/testing/Services"
 import { Context, Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { clientAddress, limitKey } from "../src/ClientIp.ts"
-import * as System from "./support/System.ts"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

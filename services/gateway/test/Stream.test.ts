@@ -3,8 +3,8 @@ import { newNotificationId } from "@herald/domain/Ids"
 import { eventually, field, request, signUp, sleep, tellUser } from "@herald/testing/Http"
 import { Context, Effect, Layer } from "effect"
 import { Redis } from "ioredis"
-import { connect, ofType } from "./support/Stream.ts"
-import * as System from "./support/System.ts"
+import { connect, ofType } from "@herald/testing/Stream"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

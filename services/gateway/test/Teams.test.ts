@@ -1,8 +1,8 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { eventually, field, request, signUp, sleep, text } from "@herald/testing/Http"
 import { Duration, Effect } from "effect"
-import { connect, ofType, type StreamClient } from "./support/Stream.ts"
-import * as System from "./support/System.ts"
+import { connect, ofType, type StreamClient } from "@herald/testing/Stream"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

@@ -2,10 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { eventsExchange } from "@herald/domain/Events"
 import { servers, uniqueName } from "@herald/testing/Env"
 import { eventually, request, sleep } from "@herald/testing/Http"
-import { closeBrokerConnections, rabbitmqctl, startVhost } from "@herald/testing/Processes"
+import { closeBrokerConnections, rabbitmqctl, startVhost } from "@herald/testing/RabbitMq"
 import { Context, Effect, Layer } from "effect"
 import { MongoClient } from "mongodb"
-import * as System from "../../gateway/test/support/System.ts"
+import * as System from "@herald/testing/System"
 import { drain, exportCompleted, publish, userIds } from "./support/Events.ts"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)

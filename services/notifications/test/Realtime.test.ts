@@ -1,9 +1,9 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { eventually, field, request, signUp, teammateOf, text } from "@herald/testing/Http"
 import { Duration, Effect } from "effect"
-import { cluster } from "../../gateway/test/support/Cluster.ts"
-import { connect, ofType } from "../../gateway/test/support/Stream.ts"
-import * as System from "../../gateway/test/support/System.ts"
+import { cluster } from "@herald/testing/Cluster"
+import { connect, ofType } from "@herald/testing/Stream"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

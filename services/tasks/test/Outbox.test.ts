@@ -2,10 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { eventsExchange } from "@herald/domain/Events"
 import { uniqueName } from "@herald/testing/Env"
 import { eventually, request, signUp, text } from "@herald/testing/Http"
-import { closeBrokerConnections, rabbitmqctl, startService, startVhost } from "@herald/testing/Processes"
+import { closeBrokerConnections, rabbitmqctl, startVhost } from "@herald/testing/RabbitMq"
+import { startService } from "@herald/testing/Services"
 import * as amqp from "amqplib"
 import { Effect } from "effect"
-import * as System from "../../gateway/test/support/System.ts"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

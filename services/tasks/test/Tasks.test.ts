@@ -1,7 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { eventually, field, request, signUp, sleep, text } from "@herald/testing/Http"
 import { Duration, Effect } from "effect"
-import * as System from "../../gateway/test/support/System.ts"
+import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 

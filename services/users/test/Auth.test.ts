@@ -1,10 +1,12 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { freePort, startRedis, startService } from "@herald/testing/Processes"
+import { freePort } from "@herald/testing/Ports"
+import { startRedis } from "@herald/testing/RedisServer"
+import { startService } from "@herald/testing/Services"
 import { eventually, field, request, signUp, text } from "@herald/testing/Http"
 import { Context, Duration, Effect, Layer } from "effect"
 import { Redis } from "ioredis"
-import { cluster } from "../../gateway/test/support/Cluster.ts"
-import * as System from "../../gateway/test/support/System.ts"
+import { cluster } from "@herald/testing/Cluster"
+import * as System from "@herald/testing/System"
 
 const call = (url: string, path: string, options: Parameters<typeof request>[2] = {}) => Effect.promise(() => request(url, path, options))
 

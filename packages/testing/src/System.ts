@@ -4,11 +4,11 @@ import { Internal } from "@herald/all-in-one/Herald"
 import * as Logging from "@herald/infra/Logging"
 import * as Metrics from "@herald/infra/Metrics"
 import * as Platform from "@herald/infra/Platform"
-import { servers, uniqueName } from "@herald/testing/Env"
+import { servers, uniqueName } from "./Env.ts"
 import { DocumentStore } from "@herald/infra/Store"
 import { ConfigProvider, Context, Duration, Effect, Layer } from "effect"
 import { createServer } from "node:http"
-import * as Gateway from "../../src/Routes.ts"
+import * as Gateway from "@herald/gateway/Routes"
 
 /** A running Herald, as a test reaches it: its base URL and the settings it runs with. */
 export class TestSystem extends Context.Tag("Herald/TestSystem")<TestSystem, {

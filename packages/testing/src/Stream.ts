@@ -1,4 +1,4 @@
-import { text } from "@herald/testing/Http"
+import { text } from "./Http.ts"
 import { Effect } from "effect"
 import WebSocket from "ws"
 

@@ -1,4 +1,5 @@
-import { freePort, type ServiceProcess, startService } from "@herald/testing/Processes"
+import { freePort } from "./Ports.ts"
+import { type ServiceProcess, startService } from "./Services.ts"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 
