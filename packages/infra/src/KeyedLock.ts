@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, RcMap, Scope } from "effect"
 
 /**
  * One writer per key within this process: effects on the same key run one after another, different keys in
@@ -11,24 +11,18 @@ export interface KeyedLock {
   readonly withLocks: (keys: ReadonlyArray<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
-export const make: Effect.Effect<KeyedLock> = Effect.sync(() => {
-  const holders = new Map<string, { readonly semaphore: Effect.Semaphore; users: number }>()
-  const withLock = (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.acquireUseRelease(
-      Effect.sync(() => {
-        const holder = holders.get(key) ?? { semaphore: Effect.unsafeMakeSemaphore(1), users: 0 }
-        holder.users += 1
-        holders.set(key, holder)
-        return holder
-      }),
-      (holder) => holder.semaphore.withPermits(1)(effect),
-      (holder) =>
-        Effect.sync(() => {
-          holder.users -= 1
-          if (holder.users === 0) holders.delete(key)
-        })
-    )
-  const withLocks = (keys: ReadonlyArray<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    [...new Set(keys)].sort().reduceRight((inner, key) => withLock(key)(inner), effect)
-  return { withLock, withLocks }
-})
+/** A semaphore of one permit per key, kept while anyone holds or waits for it (an `RcMap`), gone after. */
+export const make: Effect.Effect<KeyedLock, never, Scope.Scope> = Effect.map(
+  RcMap.make({ lookup: (_key: string) => Effect.makeSemaphore(1) }),
+  (semaphores) => {
+    const withLock = (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.acquireUseRelease(
+        Scope.make(),
+        (scope) => Effect.flatMap(Scope.extend(RcMap.get(semaphores, key), scope), (semaphore) => semaphore.withPermits(1)(effect)),
+        (scope, exit) => Scope.close(scope, exit)
+      )
+    const withLocks = (keys: ReadonlyArray<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      [...new Set(keys)].sort().reduceRight((inner, key) => withLock(key)(inner), effect)
+    return { withLock, withLocks }
+  }
+)
