@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { uniqueName } from "@herald/testing/Env"
-import { request, signUp, sleep, text } from "@herald/testing/Http"
+import { request, signUp, sleep, teammateOf, text } from "@herald/testing/Http"
 import { startFerretDb } from "@herald/testing/FerretDb"
 import { closeBrokerConnections, rabbitmqctl, startVhost } from "@herald/testing/RabbitMq"
 import { startRedis } from "@herald/testing/RedisServer"
@@ -13,7 +13,7 @@ import * as System from "@herald/testing/System"
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 
 /** The acknowledged creates of a steady stream of writers, and what the others answered. */
-const writers = (gateway: () => string, token: string, concurrency: number) => {
+const writers = (gateway: () => string, token: string, concurrency: number, fields: Record<string, string>) => {
   const acknowledged = new Set<string>()
   const statuses = new Map<string, number>()
   let running = true
@@ -22,7 +22,7 @@ const writers = (gateway: () => string, token: string, concurrency: number) => {
     while (running) {
       sequence += 1
       const title = `write ${sequence}`
-      const outcome = await request(gateway(), "/api/tasks", { token, body: { title } }).then(
+      const outcome = await request(gateway(), "/api/tasks", { token, body: { title, ...fields } }).then(
         (reply) => {
           if (reply.status === 201) acknowledged.add(text(reply.body, "id"))
           return String(reply.status)
@@ -46,7 +46,7 @@ const writers = (gateway: () => string, token: string, concurrency: number) => {
 
 describe("outages while writes flow", () => {
   it.live(
-    "database, Redis, broker and each service killed in turn: every acknowledged create has exactly one notification",
+    "database, Redis, broker and each service killed in turn: every acknowledged create has exactly one notification for its assignee",
     () =>
       Effect.gen(function*() {
         const ferret = yield* Effect.acquireRelease(promise(() => startFerretDb()), (server) => promise(server.stop))
@@ -66,7 +66,9 @@ describe("outages while writes flow", () => {
           ["gateway", system.gateways[0] ?? system.users]
         ])
         const gatewayUrl = () => processes.get("gateway")?.url ?? ""
+        // Ada's mate creates tasks in Ada's project, each assigned to her: one notification for Ada per create.
         const user = yield* promise(() => signUp(gatewayUrl(), "outages"))
+        const { mate, projectId } = yield* promise(() => teammateOf(gatewayUrl(), user))
 
         /** SIGKILL, a pause, then the same program on the same port with the same settings. */
         const crash = (name: string) =>
@@ -82,7 +84,7 @@ describe("outages while writes flow", () => {
             processes.set(name, replacement)
           })
 
-        const load = writers(gatewayUrl, user.token, 8)
+        const load = writers(gatewayUrl, mate.token, 8, { projectId, assigneeId: user.userId })
         const steady = () => promise(() => sleep(2_500))
         yield* steady()
         yield* promise(ferret.kill)
@@ -111,7 +113,7 @@ describe("outages while writes flow", () => {
         )
         const notifications = mongo.db(env.MONGODB_DATABASE).collection("notifications")
         const countsByTask = async () => {
-          const docs = await notifications.find({ userId: user.userId, type: "task.created" }).toArray()
+          const docs = await notifications.find({ userId: user.userId, type: "task.assigned" }).toArray()
           const counts = new Map<string, number>()
           for (const doc of docs) {
             const taskId = String(Reflect.get(doc.data ?? {}, "taskId"))
