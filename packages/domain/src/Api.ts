@@ -31,7 +31,7 @@ import { CreateExportRequest, Export, ExportAccepted } from "./Export.ts"
 import { Liveness, Readiness } from "./Health.ts"
 import { idempotentPost } from "./Idempotency.ts"
 import { PathId } from "./Ids.ts"
-import { LatestQuery, Notification, NotificationListQuery, UnreadCount } from "./Notification.ts"
+import { BulkQuery, LatestQuery, Notification, NotificationListQuery, UnreadCount } from "./Notification.ts"
 import { CreateProjectRequest, Project, UpdateProjectRequest } from "./Project.ts"
 import { CreateTaskRequest, IfMatchHeader, PatchTaskRequest, ReplaceTaskRequest, Task, TaskListQuery } from "./Task.ts"
 import {
@@ -157,6 +157,19 @@ export class TasksApi extends HttpApiGroup.make("tasks")
 const listNotifications = <const Name extends string>(name: Name, path: `/${string}`) =>
   HttpApiEndpoint.get(name, path).setUrlParams(NotificationListQuery).addSuccess(Page(Notification))
 
+const changeOne = <const Name extends string>(name: Name, path: `/${string}`, description: string) =>
+  HttpApiEndpoint.post(name, path)
+    .setPath(IdPath)
+    .addSuccess(HttpApiSchema.NoContent)
+    .addError(ApiError.http(NotificationNotFound))
+    .annotate(OpenApi.Description, `${description}. Another user's notification: 404.`)
+
+const changeAll = <const Name extends string>(name: Name, path: `/${string}`, description: string) =>
+  HttpApiEndpoint.post(name, path)
+    .setUrlParams(BulkQuery)
+    .addSuccess(HttpApiSchema.NoContent)
+    .annotate(OpenApi.Description, `${description}; with \`?projectId=\`, only that project's.`)
+
 export class NotificationsApi extends HttpApiGroup.make("notifications")
   .add(listNotifications("list", "/api/notifications"))
   .add(
@@ -170,14 +183,25 @@ export class NotificationsApi extends HttpApiGroup.make("notifications")
       .setUrlParams(LatestQuery)
       .addSuccess(Schema.Struct({ items: Schema.Array(Notification) }))
   )
-  .add(HttpApiEndpoint.get("unreadCount", "/api/notifications/unread-count").addSuccess(UnreadCount))
   .add(
-    HttpApiEndpoint.post("markRead", "/api/notifications/:id/read")
+    HttpApiEndpoint.get("unreadCount", "/api/notifications/unread-count").addSuccess(UnreadCount).annotate(
+      OpenApi.Description,
+      "Unread and unseen notifications among those not archived; `count` equals `unread` (older clients read it)"
+    )
+  )
+  .add(changeOne("markRead", "/api/notifications/:id/read", "Marks it read (and seen); `readAt` is set"))
+  .add(changeOne("markUnread", "/api/notifications/:id/unread", "Marks it unread; `readAt` becomes null"))
+  .add(changeOne("archive", "/api/notifications/:id/archive", "Archives it: left out of lists and counts unless `archived=true`"))
+  .add(changeOne("unarchive", "/api/notifications/:id/unarchive", "Brings it back to the inbox"))
+  .add(
+    HttpApiEndpoint.del("delete", "/api/notifications/:id")
       .setPath(IdPath)
       .addSuccess(HttpApiSchema.NoContent)
       .addError(ApiError.http(NotificationNotFound))
   )
-  .add(HttpApiEndpoint.post("readAll", "/api/notifications/read-all").addSuccess(HttpApiSchema.NoContent))
+  .add(changeAll("readAll", "/api/notifications/read-all", "Marks every unread notification read (and seen)"))
+  .add(changeAll("seenAll", "/api/notifications/seen-all", "Marks every notification seen (the badge's unseen count drops to 0)"))
+  .add(changeAll("archiveAll", "/api/notifications/archive-all", "Archives every notification"))
   .middleware(Authentication)
 {}
 
@@ -196,8 +220,9 @@ export class StreamApi extends HttpApiGroup.make("stream")
       .annotate(
         OpenApi.Description,
         "WebSocket. Authenticate with `Sec-WebSocket-Protocol: bearer, <accessToken>` or `?access_token=`. " +
-          "Text frames carry JSON: `{type:\"ready\",unreadCount}`, then `{type:\"notification\",notification,unreadCount}` " +
-          "and `{type:\"heartbeat\",at}`. `?since=<notification id>` first replays what was stored after that id."
+          "Text frames carry JSON: `{type:\"ready\",unreadCount}` and `{type:\"counts\",unread,unseen}`, then " +
+          "`{type:\"notification\",notification,unreadCount}`, `{type:\"counts\",unread,unseen}` whenever either " +
+          "count changes (a new notification, read, unread, seen, archive, delete, read-all...), and `{type:\"heartbeat\",at}`. `?since=<notification id>` first replays what was stored after that id."
       )
   )
 {}

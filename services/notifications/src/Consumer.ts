@@ -5,7 +5,7 @@ import * as ConsumerPool from "@herald/infra/ConsumerPool"
 import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { Clock, Effect, Schema } from "effect"
 import { NotificationsTopology } from "./Messaging.ts"
-import { type NotificationDoc, NotificationRepo, toNotification } from "./NotificationRepo.ts"
+import { newInboxState, type NotificationDoc, NotificationRepo, toNotification } from "./NotificationRepo.ts"
 import { render } from "./Render.ts"
 
 const decodeEvent = Schema.decodeUnknown(Schema.parseJson(DomainEvent))
@@ -31,12 +31,13 @@ export const runConsumer = Effect.gen(function*() {
 
   const notificationOf = (event: DomainEvent) =>
     Effect.gen(function*() {
+      const rendered = render(event)
       return {
         _id: yield* newNotificationId,
         userId: event.userId,
         eventId: event.id,
-        ...render(event),
-        read: false,
+        ...rendered,
+        ...newInboxState(rendered.data),
         createdAt: new Date(yield* Clock.currentTimeMillis)
       }
     })

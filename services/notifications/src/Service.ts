@@ -12,6 +12,7 @@ import { ExportRepo } from "./ExportRepo.ts"
 import { Exports } from "./Exports.ts"
 import { runExportWorker } from "./ExportWorker.ts"
 import { ExportsRelay, NotificationsTopology } from "./Messaging.ts"
+import { Inbox } from "./Inbox.ts"
 import { NotificationRepo } from "./NotificationRepo.ts"
 import { NotificationsHandlers } from "./Rpc.ts"
 import { WriteLock } from "./WriteLock.ts"
@@ -33,7 +34,7 @@ export const Readiness = Layer.effect(
   })
 )
 
-export const Core = Exports.Default.pipe(
+export const Core = Layer.merge(Exports.Default, Inbox.Default).pipe(
   Layer.provideMerge(ExportsRelay.Default),
   Layer.provideMerge(Layer.mergeAll(NotificationRepo.Default, ExportRepo.Default, WriteLock.Default, NotificationsTopology.Default))
 )
