@@ -32,6 +32,7 @@ import { Liveness, Readiness } from "./Health.ts"
 import { idempotentPost } from "./Idempotency.ts"
 import { PathId } from "./Ids.ts"
 import { BulkQuery, LatestQuery, Notification, NotificationListQuery, UnreadCount } from "./Notification.ts"
+import { Preferences } from "./Preferences.ts"
 import { CreateProjectRequest, Project, UpdateProjectRequest } from "./Project.ts"
 import { CreateTaskRequest, IfMatchHeader, PatchTaskRequest, ReplaceTaskRequest, Task, TaskListQuery } from "./Task.ts"
 import {
@@ -88,6 +89,25 @@ export class UsersApi extends HttpApiGroup.make("users")
       .setPayload(UpdateProfileRequest)
       .addSuccess(User)
       .addError(ApiError.http(UserNotFound))
+  )
+  .add(
+    HttpApiEndpoint.get("preferences", "/api/users/preferences")
+      .addSuccess(Preferences)
+      .annotate(OpenApi.Description, "The caller's notification preferences (every channel on, no exceptions, until set)")
+  )
+  .add(
+    HttpApiEndpoint.put("replacePreferences", "/api/users/preferences")
+      .setPayload(Preferences)
+      .addSuccess(Preferences)
+      .annotate(
+        OpenApi.Description,
+        "Replaces the caller's preferences; the next event delivered follows them. 400 on an unknown channel, type or " +
+          "field, a time that is not HH:MM, or a time zone that is not IANA. Critical types (security.session_revoked, " +
+          "export.failed) cannot be turned off in-app: `types.<critical>.in_app: false` is refused with 400, and " +
+          "`channels.in_app: false` leaves them on in-app. In-app delivery: a type is stored when it is critical, or " +
+          "when `channels.in_app` is on and `types.<type>.in_app` is not false. `email`, `webhook`, `digest` and " +
+          "`quietHours` are recorded for the email and webhook channels."
+      )
   )
   .middleware(Authentication)
 {}

@@ -6,6 +6,7 @@ import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { Clock, Effect, Schema } from "effect"
 import { NotificationsTopology } from "./Messaging.ts"
 import { newInboxState, type NotificationDoc, NotificationRepo, toNotification } from "./NotificationRepo.ts"
+import { RecipientPreferences } from "./Preferences.ts"
 import { render } from "./Render.ts"
 
 const decodeEvent = Schema.decodeUnknown(Schema.parseJson(DomainEvent))
@@ -20,6 +21,7 @@ const encodePush = Schema.encodeSync(
  */
 export const runConsumer = Effect.gen(function*() {
   const repo = yield* NotificationRepo
+  const preferences = yield* RecipientPreferences
   const bus = yield* RealtimeBus
   const { notifications } = yield* NotificationsTopology
   const pool = yield* ConsumerPool.PoolConfig
@@ -51,7 +53,8 @@ export const runConsumer = Effect.gen(function*() {
   /** Events of one worker's mailbox (one or several): one insert for all, then the pushes, in order. */
   const handleMany = (bodies: ReadonlyArray<string>) =>
     Effect.gen(function*() {
-      const docs = yield* Effect.forEach(bodies, (body) => Effect.flatMap(decode(body), notificationOf))
+      const made = yield* Effect.forEach(bodies, (body) => Effect.flatMap(decode(body), notificationOf))
+      const docs = yield* preferences.keepInApp(made)
       const stored = yield* repo.insertMany(docs)
       yield* Effect.forEach(docs, (doc, index) => (stored[index] === true ? push(doc) : Effect.void), { discard: true })
     })

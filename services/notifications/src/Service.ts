@@ -4,7 +4,7 @@ import { VersionedCache } from "@herald/infra/Cache"
 import { check, readiness } from "@herald/infra/Health"
 import * as Rpc from "@herald/infra/Rpc"
 import { ServiceReadiness } from "@herald/infra/Server"
-import { TasksClient } from "@herald/infra/ServiceClients"
+import { TasksClient, UsersClient } from "@herald/infra/ServiceClients"
 import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Layer } from "effect"
 import { runConsumer } from "./Consumer.ts"
@@ -14,6 +14,7 @@ import { runExportWorker } from "./ExportWorker.ts"
 import { ExportsRelay, NotificationsTopology } from "./Messaging.ts"
 import { Inbox } from "./Inbox.ts"
 import { NotificationRepo } from "./NotificationRepo.ts"
+import { RecipientPreferences } from "./Preferences.ts"
 import { NotificationsHandlers } from "./Rpc.ts"
 import { WriteLock } from "./WriteLock.ts"
 
@@ -40,7 +41,9 @@ export const Core = Layer.merge(Exports.Default, Inbox.Default).pipe(
 )
 
 /** The consumers: notifications from events, and the export workers. */
-export const Consumers = Layer.scopedDiscard(Effect.all([runConsumer, runExportWorker]))
+export const Consumers = Layer.scopedDiscard(Effect.all([runConsumer, runExportWorker])).pipe(
+  Layer.provide(RecipientPreferences.Default)
+)
 
 /**
  * The notifications service as routes (its RPC group at `/rpc/notifications`) plus its consumers. Needs a store, a
@@ -50,6 +53,6 @@ export const routes = Rpc.host(NotificationsRpc, rpcPath).pipe(
   Layer.provide(NotificationsHandlers),
   Layer.provideMerge(Consumers),
   Layer.provide(Core),
-  Layer.provide(TasksClient.Default),
+  Layer.provide([TasksClient.Default, UsersClient.Default]),
   Layer.provideMerge(Readiness)
 )
