@@ -38,8 +38,9 @@ export const runConsumer = Effect.gen(function*() {
         _id: yield* newNotificationId,
         userId: event.userId,
         eventId: event.id,
-        ...rendered,
+        // The inbox state first: what the rendering says (an actor, once it names one) wins.
         ...newInboxState(rendered.data),
+        ...rendered,
         createdAt: new Date(yield* Clock.currentTimeMillis)
       }
     })
