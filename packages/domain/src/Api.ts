@@ -38,8 +38,9 @@ import { GatewayReadiness, Liveness } from "./Health.ts"
 import { exampleId, pathIdOf } from "./Ids.ts"
 import { idempotentPost } from "./Idempotency.ts"
 import { AddMemberRequest, ChangeRoleRequest, Member, MemberListQuery, TransferRequest } from "./Member.ts"
-import { LatestQuery, Notification, NotificationListQuery, UnreadCount } from "./Notification.ts"
+import { BulkQuery, LatestQuery, Notification, NotificationListQuery, UnreadCount } from "./Notification.ts"
 import { finishDocument } from "./OpenApiDocument.ts"
+import { Preferences } from "./Preferences.ts"
 import { CreateProjectRequest, Project, UpdateProjectRequest } from "./Project.ts"
 import { CreateTaskRequest, IfMatchHeader, PatchTaskRequest, ReplaceTaskRequest, Task, TaskListQuery } from "./Task.ts"
 import {
@@ -197,6 +198,26 @@ export class UsersApi extends HttpApiGroup.make("users")
       .pipe(takesJson)
       .addError(ApiError.http(UserNotFound))
       .annotateContext(doc("Change your profile", "Renames the caller; the updated profile is answered and served from then on."))
+  )
+  .add(
+    HttpApiEndpoint.get("preferences", "/api/users/preferences")
+      .addSuccess(Preferences)
+      .annotateContext(doc("Your notification preferences", "The caller's notification preferences (every channel on, no exceptions, until set)."))
+  )
+  .add(
+    HttpApiEndpoint.put("replacePreferences", "/api/users/preferences")
+      .setPayload(Preferences)
+      .addSuccess(Preferences)
+      .pipe(takesJson)
+      .annotateContext(doc(
+        "Replace your notification preferences",
+        "Replaces the caller's preferences; the next event delivered follows them. 400 on an unknown channel, type or " +
+          "field, a time that is not HH:MM, or a time zone that is not IANA. Critical types (security.session_revoked, " +
+          "export.failed) cannot be turned off in-app: `types.<critical>.in_app: false` is refused with 400, and " +
+          "`channels.in_app: false` leaves them on in-app. In-app delivery: a type is stored when it is critical, or " +
+          "when `channels.in_app` is on and `types.<type>.in_app` is not false. `email`, `webhook`, `digest` and " +
+          "`quietHours` are recorded for the email and webhook channels."
+      ))
   )
   .middleware(Authentication)
   .addError(Limited)
@@ -496,6 +517,23 @@ const listNotifications = <const Name extends string>(name: Name, path: `/${stri
     .addSuccess(Page(Notification, "A page of notifications, newest first"))
     .pipe(validated)
 
+/** A change of one notification's state: 204, or 404 for another user's. */
+const changeOne = <const Name extends string>(name: Name, path: `/${string}`, summary: string, description: string) =>
+  HttpApiEndpoint.post(name, path)
+    .setPath(NotificationPath)
+    .addSuccess(HttpApiSchema.NoContent)
+    .pipe(validated)
+    .addError(ApiError.http(NotificationNotFound))
+    .annotateContext(doc(summary, `${description}. Another user's notification is a 404.`))
+
+/** A change of all the caller's notifications, or one project's (`?projectId=`). */
+const changeAll = <const Name extends string>(name: Name, path: `/${string}`, summary: string, description: string) =>
+  HttpApiEndpoint.post(name, path)
+    .setUrlParams(BulkQuery)
+    .addSuccess(HttpApiSchema.NoContent)
+    .pipe(validated)
+    .annotateContext(doc(summary, `${description}; with \`?projectId=\`, only that project's.`))
+
 export class NotificationsApi extends HttpApiGroup.make("notifications")
   .add(
     listNotifications("list", "/api/notifications").annotateContext(doc(
@@ -520,21 +558,26 @@ export class NotificationsApi extends HttpApiGroup.make("notifications")
   .add(
     HttpApiEndpoint.get("unreadCount", "/api/notifications/unread-count")
       .addSuccess(UnreadCount)
-      .annotateContext(doc("Count your unread notifications", "How many of the caller's notifications are unread, for a badge."))
+      .annotateContext(doc(
+        "Count your unread and unseen notifications",
+        "The badge numbers, among notifications that are not archived; `count` equals `unread` (older clients read it)."
+      ))
   )
+  .add(changeOne("markRead", "/api/notifications/:id/read", "Mark a notification read", "Marks it read (and seen); `readAt` is set"))
+  .add(changeOne("markUnread", "/api/notifications/:id/unread", "Mark a notification unread", "Marks it unread; `readAt` becomes null"))
+  .add(changeOne("archive", "/api/notifications/:id/archive", "Archive a notification", "Archives it: left out of lists and counts unless `archived=true`"))
+  .add(changeOne("unarchive", "/api/notifications/:id/unarchive", "Unarchive a notification", "Brings it back to the inbox"))
   .add(
-    HttpApiEndpoint.post("markRead", "/api/notifications/:id/read")
+    HttpApiEndpoint.del("delete", "/api/notifications/:id")
       .setPath(NotificationPath)
       .addSuccess(HttpApiSchema.NoContent)
       .pipe(validated)
       .addError(ApiError.http(NotificationNotFound))
-      .annotateContext(doc("Mark a notification read", "Marks one of the caller's notifications read; marking it again changes nothing."))
+      .annotateContext(doc("Delete a notification", "Deletes one of the caller's notifications. Another user's notification is a 404."))
   )
-  .add(
-    HttpApiEndpoint.post("readAll", "/api/notifications/read-all")
-      .addSuccess(HttpApiSchema.NoContent)
-      .annotateContext(doc("Mark every notification read", "Marks all of the caller's notifications read."))
-  )
+  .add(changeAll("readAll", "/api/notifications/read-all", "Mark every notification read", "Marks every unread notification read (and seen)"))
+  .add(changeAll("seenAll", "/api/notifications/seen-all", "Mark every notification seen", "Marks every notification seen (the badge's unseen count drops to 0)"))
+  .add(changeAll("archiveAll", "/api/notifications/archive-all", "Archive every notification", "Archives every notification"))
   .middleware(Authentication)
   .addError(Limited)
   .addError(Unavailable)
@@ -564,9 +607,10 @@ export class StreamApi extends HttpApiGroup.make("stream")
         "Real-time notifications (WebSocket)",
         "Upgrade to a WebSocket to be pushed the caller's new notifications. Authenticate with " +
           "`Sec-WebSocket-Protocol: bearer, <accessToken>` or `?access_token=`. Text frames carry JSON: " +
-          "`{type:\"ready\",unreadCount}` first, then `{type:\"notification\",notification,unreadCount}` for each new " +
-          "notification and `{type:\"heartbeat\",at}` now and then. `?since=<notification id>` first replays what was " +
-          "stored after that id, for a client that reconnects."
+          "`{type:\"ready\",unreadCount}` and `{type:\"counts\",unread,unseen}` first, then " +
+          "`{type:\"notification\",notification,unreadCount}` for each new notification, `{type:\"counts\",unread,unseen}` " +
+          "whenever either count changes (on any of the user's devices), and `{type:\"heartbeat\",at}` now and then. " +
+          "`?since=<notification id>` first replays what was stored after that id, for a client that reconnects."
       ))
   )
   .addError(Limited)

@@ -5,15 +5,31 @@ import { DependencyUnavailable, ExportNotFound, ExportNotReady, NotificationNotF
 import { CreateExportRequest, Export } from "./Export.ts"
 import { Readiness } from "./Health.ts"
 import { NotificationId, PathId, ProjectId, UserId } from "./Ids.ts"
-import { Notification } from "./Notification.ts"
+import { InboxCounts, Notification } from "./Notification.ts"
 
 const owner = { userId: UserId }
 const Limit = Schema.Int.pipe(Schema.between(1, 1000))
 
+/** A change of one notification's state. */
+export const InboxChange = Schema.Literal("read", "unread", "archive", "unarchive")
+export type InboxChange = typeof InboxChange.Type
+
+/** A change of every notification of a user (or of one of their projects). */
+export const BulkChange = Schema.Literal("read", "seen", "archive")
+export type BulkChange = typeof BulkChange.Type
+
 /** The notifications service: a user's notifications and exports. */
 export class NotificationsRpc extends RpcGroup.make(
   Rpc.make("List", {
-    payload: { ...owner, unread: Schema.optional(Schema.Boolean), limit: Limit, cursor: Schema.optional(Cursor) },
+    payload: {
+      ...owner,
+      unread: Schema.optional(Schema.Boolean),
+      archived: Schema.optional(Schema.Boolean),
+      type: Schema.optional(Schema.String),
+      projectId: Schema.optional(ProjectId),
+      limit: Limit,
+      cursor: Schema.optional(Cursor)
+    },
     success: Page(Notification),
     error: Schema.Union(ValidationFailed, DependencyUnavailable)
   }),
@@ -23,17 +39,22 @@ export class NotificationsRpc extends RpcGroup.make(
     success: Schema.Array(Notification),
     error: DependencyUnavailable
   }),
-  Rpc.make("UnreadCount", {
+  /** Unread and unseen, over the notifications that are not archived. */
+  Rpc.make("Counts", {
     payload: owner,
-    success: Schema.Int,
+    success: InboxCounts,
     error: DependencyUnavailable
   }),
-  Rpc.make("MarkRead", {
+  Rpc.make("Change", {
+    payload: { ...owner, notificationId: PathId, change: InboxChange },
+    error: Schema.Union(NotificationNotFound, DependencyUnavailable)
+  }),
+  Rpc.make("Delete", {
     payload: { ...owner, notificationId: PathId },
     error: Schema.Union(NotificationNotFound, DependencyUnavailable)
   }),
-  Rpc.make("MarkAllRead", {
-    payload: owner,
+  Rpc.make("ChangeAll", {
+    payload: { ...owner, change: BulkChange, projectId: Schema.optional(ProjectId) },
     error: DependencyUnavailable
   }),
   Rpc.make("CreateExport", {

@@ -10,6 +10,7 @@ import {
 } from "./Errors.ts"
 import { Readiness } from "./Health.ts"
 import { UserId } from "./Ids.ts"
+import { Preferences, VersionedPreferences } from "./Preferences.ts"
 import { Jwks, LoginRequest, RefreshRequest, RegisterRequest, TokenPair, UpdateProfileRequest, User } from "./User.ts"
 
 /** The users service, as the gateway calls it. The gateway passes the verified caller's id; clients never do. */
@@ -53,6 +54,18 @@ export class UsersRpc extends RpcGroup.make(
   Rpc.make("GetUsers", {
     payload: { userIds: Schema.Array(UserId).pipe(Schema.maxItems(2000)) },
     success: Schema.Array(User),
+    error: DependencyUnavailable
+  }),
+  /** A user's notification preferences, with their version (the defaults at version 0 for one who never set any). */
+  Rpc.make("GetPreferences", {
+    payload: { userId: UserId },
+    success: VersionedPreferences,
+    error: DependencyUnavailable
+  }),
+  /** Replaces them; the notifications service is told (`user.preferences_updated`) before this answers. */
+  Rpc.make("PutPreferences", {
+    payload: { userId: UserId, preferences: Preferences },
+    success: VersionedPreferences,
     error: DependencyUnavailable
   }),
   Rpc.make("Jwks", { success: Jwks }),

@@ -8,7 +8,8 @@ const LeaseDoc = Schema.Struct({
 })
 
 /**
- * Leadership among copies of a service, for work only one of them should do at a time (the outbox relay). A lease
+ * Leadership among copies of a service, for work only one of them should do at a time (the outbox relay, TTL
+ * sweeps). A lease
  * is claimed by inserting its document (a unique `_id`: exactly one claimant wins), renewed by its holder only, and
  * taken over once expired. If a takeover race still lets two copies lead briefly, what they do must be harmless
  * twice (the relay's consumers de-duplicate by event id).
@@ -39,9 +40,11 @@ export const hold = (name: string, options: { readonly ttl: Duration.DurationInp
       )
     }).pipe(Effect.orElseSucceed(() => false))
 
-    yield* attempt.pipe(
-      Effect.flatMap((held) => SubscriptionRef.set(leading, held)),
-      Effect.zipRight(Effect.sleep(Duration.divide(ttl, 3).pipe(Option.getOrElse(() => ttl)))),
+    // The first claim is made before returning, so a caller knows at once whether it leads.
+    const claim = Effect.flatMap(attempt, (held) => SubscriptionRef.set(leading, held))
+    yield* claim
+    yield* Effect.sleep(Duration.divide(ttl, 3).pipe(Option.getOrElse(() => ttl))).pipe(
+      Effect.zipRight(claim),
       Effect.forever,
       Effect.forkScoped
     )

@@ -1,5 +1,5 @@
 import { DependencyUnavailable, unavailable } from "@herald/domain/Errors"
-import { Config, Context, Data, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Config, Context, Data, Duration, Effect, Layer, Option, Redacted, Schema, SubscriptionRef } from "effect"
 import {
   type Db,
   type Filter as MongoFilter,
@@ -14,8 +14,13 @@ import {
 } from "mongodb"
 import { backoff } from "./Retry.ts"
 import { type Collection, type CollectionSpec, type Document, DocumentStore, DuplicateKey } from "./Store.ts"
+import * as Lease from "./Lease.ts"
 import { sweepExpired } from "./Ttl.ts"
 import { MongoConfig } from "./InfraConfig.ts"
+
+/** How often a TTL sweep runs where the server keeps no TTL index, and how long its lease outlives a dead holder. */
+const sweepEvery = "1 minutes"
+const sweepLease = Duration.minutes(3)
 
 
 /** The server did not accept a connection within the retry schedule. */
@@ -254,16 +259,21 @@ export const layerStore: Layer.Layer<DocumentStore, never, MongoDatabase> = Laye
   DocumentStore,
   Effect.gen(function*() {
     const { db } = yield* MongoDatabase
-    return DocumentStore.of({
+    const store: DocumentStore["Type"] = DocumentStore.of({
       kind: "mongodb",
       collection: (spec) =>
         Effect.gen(function*() {
           const results = yield* ensureIndexes(db, spec)
           const sweeping = results.filter((result) => !result.kept).map((result) => result.index)
+          if (sweeping.length === 0) return makeCollection(db, spec)
+          // One copy sweeps a collection (the lease's holder); the others take over within `sweepLease` if it dies.
+          const { leading } = yield* Lease.hold(`ttl-sweep:${spec.name}`, { ttl: sweepLease }).pipe(
+            Effect.provideService(DocumentStore, store)
+          )
           yield* sweepExpired(sweeping, (field, cutoff) =>
             Effect.promise(() => db.collection(spec.name).deleteMany({ [field]: { $lt: cutoff } })).pipe(
               Effect.map((result) => result.deletedCount)
-            ), "1 minutes")
+            ), sweepEvery, SubscriptionRef.get(leading))
           return makeCollection(db, spec)
         }),
       probe: Effect.tryPromise({
@@ -274,6 +284,7 @@ export const layerStore: Layer.Layer<DocumentStore, never, MongoDatabase> = Laye
         Effect.asVoid
       )
     })
+    return store
   })
 )
 

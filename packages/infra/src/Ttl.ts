@@ -10,16 +10,20 @@ const ttlField = <Doc>(index: Index<Doc>): Option.Option<{ readonly field: strin
 
 /**
  * Deletes expired documents every `every`: the TTL index a server cannot keep itself (FerretDB answers 238 to
- * `expireAfterSeconds`, and the memory store has no background expiry).
+ * `expireAfterSeconds`, and the memory store has no background expiry). A document expires once it is older than
+ * the index's lifetime (its date strictly before now minus the lifetime). With `leading`, a round deletes only while
+ * it says so (a lease: one copy of a service sweeps a shared collection, not every copy).
  */
 export const sweepExpired = <Doc>(
   indexes: ReadonlyArray<Index<Doc>>,
   deleteOlderThan: (field: string, cutoff: Date) => Effect.Effect<number, unknown>,
-  every: `${number} ${"millis" | "seconds" | "minutes"}`
+  every: `${number} ${"millis" | "seconds" | "minutes"}`,
+  leading: Effect.Effect<boolean> = Effect.succeed(true)
 ) =>
   Effect.forEach(indexes.flatMap((index) => Option.toArray(ttlField(index))), ({ field, seconds }) =>
     Clock.currentTimeMillis.pipe(
       Effect.flatMap((now) => deleteOlderThan(field, new Date(now - seconds * 1000))),
+      Effect.whenEffect(leading),
       Effect.catchAll((error) => Effect.logWarning("TTL sweep failed", error)),
       Effect.repeat(Schedule.spaced(every)),
       Effect.forkScoped

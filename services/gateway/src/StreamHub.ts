@@ -1,5 +1,5 @@
 import type { UserId } from "@herald/domain/Ids"
-import { Notification } from "@herald/domain/Notification"
+import { type InboxCounts, type Notification, RealtimeMessage } from "@herald/domain/Notification"
 import { VersionedCache } from "@herald/infra/Cache"
 import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { isRevoked } from "@herald/infra/Revocations"
@@ -11,11 +11,13 @@ import { StreamConfig } from "./GatewayConfig.ts"
 /** Why the gateway ends a stream: close codes of the application range, each with a reason a person can read. */
 export const closeCodes = { unauthorized: 4401, tooSlow: 4408, tooMany: 4429 } as const
 
-/** A notification for one stream, with the user's unread count (computed once per push for all their streams). */
-export interface Push {
-  readonly notification: Notification
-  readonly unreadCount: Option.Option<number>
-}
+/**
+ * What one stream is to send: a new notification, or the user's counts after a change, with the counts looked up
+ * once per message for all of the user's streams (`None` when the lookup failed).
+ */
+export type Push =
+  | { readonly _tag: "notification"; readonly notification: Notification; readonly counts: Option.Option<InboxCounts> }
+  | { readonly _tag: "counts"; readonly counts: Option.Option<InboxCounts> }
 
 /** How and why a stream is to be closed. */
 export interface Closing {
@@ -37,13 +39,11 @@ interface Entry extends Listener {
 /** Pushes a stream may have waiting before it counts as too slow and is closed (it then catches up with `?since=`). */
 const inboxSize = 256
 
-/** What the notifications service publishes: the notification; the unread count is added here. */
-const decodePush = Schema.decodeUnknownOption(
-  Schema.parseJson(Schema.Struct({ type: Schema.Literal("notification"), notification: Notification }))
-)
+/** What the notifications service publishes: a notification, or word of an inbox change; the counts are added here. */
+const decodePush = Schema.decodeUnknownOption(Schema.parseJson(RealtimeMessage))
 
 const unreadLookups = Metric.counter("herald_stream_unread_lookups_total", {
-  description: "Unread-count lookups made for real-time pushes (one per push per user, whatever their open streams)"
+  description: "Inbox-count lookups made for real-time pushes (one per push per user, whatever their open streams)"
 })
 const closedStreams = (reason: string) =>
   Metric.counter("herald_stream_closed_total", { description: "Streams the gateway closed, by reason" }).pipe(
@@ -69,16 +69,19 @@ export class StreamHub extends Effect.Service<StreamHub>()("Herald/StreamHub", {
       Effect.flatMap(Deferred.succeed(listener.closing, { code, reason }), (first) =>
         first ? Metric.increment(closedStreams(metric)) : Effect.void)
 
-    const deliver = (userId: UserId, entries: Set<Entry>, notification: Notification) =>
+    const deliver = (userId: UserId, entries: Set<Entry>, message: RealtimeMessage) =>
       Effect.gen(function*() {
         if (entries.size === 0) return
         yield* Metric.increment(unreadLookups)
-        const unreadCount = yield* callNotifications(notifications.UnreadCount({ userId })).pipe(Effect.option)
+        const counts = yield* callNotifications(notifications.Counts({ userId })).pipe(Effect.option)
+        const push: Push = message.type === "notification"
+          ? { _tag: "notification", notification: message.notification, counts }
+          : { _tag: "counts", counts }
         const families = new Set([...entries].map((entry) => entry.familyId))
         const ended = new Set(yield* Effect.filter(families, revoked, { concurrency: "unbounded" }))
         for (const entry of entries) {
           if (ended.has(entry.familyId)) yield* close(entry, closeCodes.unauthorized, "session revoked", "revoked")
-          else if (!Queue.unsafeOffer(entry.inbox, { notification, unreadCount })) {
+          else if (!Queue.unsafeOffer(entry.inbox, push)) {
             yield* close(entry, closeCodes.tooSlow, "client too slow: reconnect with ?since=", "slow")
           }
         }
@@ -92,8 +95,8 @@ export class StreamHub extends Effect.Service<StreamHub>()("Herald/StreamHub", {
           const live = yield* bus.subscribe(userChannel(userId))
           yield* live.pipe(
             Stream.filterMap(decodePush),
-            Stream.runForEach(({ notification }) =>
-              deliver(userId, entries, notification).pipe(
+            Stream.runForEach((message) =>
+              deliver(userId, entries, message).pipe(
                 // One push going wrong must not end the user's feed.
                 Effect.catchAllCause((cause) => Effect.logError("real-time push failed", cause))
               )),

@@ -96,7 +96,7 @@ describe("the notification stream's guards", () => {
       const pushes = 400
       const body = "x".repeat(64 * 1024)
       for (let i = 0; i < pushes; i++) {
-        const notification = { id: yield* newNotificationId, type: "task.created", title: "big", body, data: {}, read: false, createdAt: new Date().toISOString() }
+        const notification = { id: yield* newNotificationId, type: "task.created", title: "big", body, data: {}, actor: null, read: false, readAt: null, seen: false, archived: false, createdAt: new Date().toISOString() }
         yield* promise(() => publisher.publish(`${env.REDIS_PREFIX}rt:user:${user.userId}`, JSON.stringify({ type: "notification", notification })))
       }
       yield* Effect.sleep("3 seconds")

@@ -11,3 +11,18 @@ export const ExportConfig = Config.all({
   pageSize: Config.integer("EXPORT_PAGE_SIZE").pipe(Config.withDefault(500)),
   chunkBytes: Config.integer("EXPORT_CHUNK_BYTES").pipe(Config.withDefault(256 * 1024))
 })
+
+/** How long a notification is kept (`NOTIFICATION_RETENTION`, 90 days by default). */
+export const RetentionConfig = Config.duration("NOTIFICATION_RETENTION").pipe(
+  Config.withDefault(Duration.days(90)),
+  Config.validate({ message: "must be at least one second", validation: (d) => Duration.toMillis(d) >= 1000 })
+)
+
+/** The consumer's copy of its recipients' preferences. */
+export const PreferencesCacheConfig = Config.all({
+  ttl: Config.duration("PREFERENCES_CACHE_TTL").pipe(Config.withDefault(Duration.minutes(5))),
+  capacity: Config.integer("PREFERENCES_CACHE_SIZE").pipe(
+    Config.withDefault(10_000),
+    Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 })
+  )
+})

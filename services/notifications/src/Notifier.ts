@@ -4,7 +4,8 @@ import { Notification } from "@herald/domain/Notification"
 import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { Clock, Effect, Option, Schema } from "effect"
 import { Memberships } from "./Memberships.ts"
-import { type NotificationDoc, NotificationRepo, toNotification } from "./NotificationRepo.ts"
+import { newInboxState, type NotificationDoc, NotificationRepo, toNotification } from "./NotificationRepo.ts"
+import { RecipientPreferences } from "./Preferences.ts"
 import { projectOf, recipientsOf } from "./Recipients.ts"
 import { render } from "./Render.ts"
 
@@ -40,6 +41,7 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
     const repo = yield* NotificationRepo
     const memberships = yield* Memberships
     const bus = yield* RealtimeBus
+    const preferences = yield* RecipientPreferences
 
     const notificationsOf = (event: DomainEvent) =>
       Effect.gen(function*() {
@@ -51,14 +53,10 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
           : yield* memberships.get(projectId)
         const createdAt = new Date(yield* Clock.currentTimeMillis)
         return yield* Effect.forEach(recipientsOf(event, known), (recipient) =>
-          Effect.map(newNotificationId, (id): NotificationDoc => ({
-            _id: id,
-            userId: recipient.userId,
-            eventId: event.id,
-            ...render(event, recipient),
-            read: false,
-            createdAt
-          })))
+          Effect.map(newNotificationId, (id): NotificationDoc => {
+            const rendered = render(event, recipient)
+            return { _id: id, userId: recipient.userId, eventId: event.id, ...newInboxState(rendered.data), ...rendered, createdAt }
+          }))
       })
 
     // A redelivered event was told already; only a newly stored notification is pushed.
@@ -71,7 +69,8 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
       /** Events in the order they were delivered: one insert for all their notifications, then the pushes. */
       handle: (events: ReadonlyArray<DomainEvent>) =>
         Effect.gen(function*() {
-          const docs = (yield* Effect.forEach(events, notificationsOf)).flat()
+          // Each recipient's preferences decide whether it is kept in-app (critical types always are).
+          const docs = yield* preferences.keepInApp((yield* Effect.forEach(events, notificationsOf)).flat())
           if (docs.length === 0) return []
           const stored = yield* repo.insertMany(docs)
           const fresh = docs.filter((_, index) => stored[index] === true)
@@ -85,5 +84,5 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
         })
     }
   }),
-  dependencies: [Memberships.Default]
+  dependencies: [Memberships.Default, RecipientPreferences.Default]
 }) {}

@@ -4,7 +4,7 @@ import { VersionedCache } from "@herald/infra/Cache"
 import { check, readiness } from "@herald/infra/Health"
 import * as Rpc from "@herald/infra/Rpc"
 import { ServiceReadiness } from "@herald/infra/Server"
-import { TasksClient } from "@herald/infra/ServiceClients"
+import { TasksClient, UsersClient } from "@herald/infra/ServiceClients"
 import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Layer } from "effect"
 import { runConsumer } from "./Consumer.ts"
@@ -12,6 +12,7 @@ import { ExportRepo } from "./ExportRepo.ts"
 import { Exports } from "./Exports.ts"
 import { runExportWorker } from "./ExportWorker.ts"
 import { ExportsRelay, NotificationsTopology } from "./Messaging.ts"
+import { Inbox } from "./Inbox.ts"
 import { NotificationRepo } from "./NotificationRepo.ts"
 import { Notifier } from "./Notifier.ts"
 import { NotificationsHandlers } from "./Rpc.ts"
@@ -34,7 +35,7 @@ export const Readiness = Layer.effect(
   })
 )
 
-export const Core = Exports.Default.pipe(
+export const Core = Layer.merge(Exports.Default, Inbox.Default).pipe(
   Layer.provideMerge(ExportsRelay.Default),
   Layer.provideMerge(Layer.mergeAll(NotificationRepo.Default, ExportRepo.Default, WriteLock.Default, NotificationsTopology.Default))
 )
@@ -50,6 +51,6 @@ export const routes = Rpc.host(NotificationsRpc, rpcPath).pipe(
   Layer.provide(NotificationsHandlers),
   Layer.provideMerge(Consumers),
   Layer.provide(Core),
-  Layer.provide(TasksClient.Default),
+  Layer.provide([TasksClient.Default, UsersClient.Default]),
   Layer.provideMerge(Readiness)
 )

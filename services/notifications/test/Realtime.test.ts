@@ -23,16 +23,16 @@ describe("notifications REST and real time", () => {
           eventually(() => request(url, "/api/notifications", { token: user.token }), (r) => (field(r.body, "items") as Array<unknown>).length === 3))
         const items = field(listed.body, "items") as Array<unknown>
         expect(items.map((n) => text(n, "body"))).toEqual(["mate assigned you 'three'", "mate assigned you 'two'", "mate assigned you 'one'"])
-        expect(Object.keys(items[0] as object).sort()).toEqual(["body", "createdAt", "data", "id", "read", "title", "type"])
+        expect(Object.keys(items[0] as object).sort()).toEqual(["actor", "archived", "body", "createdAt", "data", "id", "read", "readAt", "seen", "title", "type"])
         expect((yield* promise(() => request(url, "/api/notifications/get-all", { token: user.token }))).body).toEqual(listed.body)
         const latest = yield* promise(() => request(url, "/api/notifications/latest?limit=2", { token: user.token }))
         expect((field(latest.body, "items") as Array<unknown>).map((n) => text(n, "id"))).toEqual(items.slice(0, 2).map((n) => text(n, "id")))
-        expect((yield* promise(() => request(url, "/api/notifications/unread-count", { token: user.token }))).body).toEqual({ count: 3 })
+        expect((yield* promise(() => request(url, "/api/notifications/unread-count", { token: user.token }))).body).toEqual({ unread: 3, unseen: 3, count: 3 })
 
         const first = text(items[0], "id")
         expect((yield* promise(() => request(url, `/api/notifications/${first}/read`, { method: "POST", token: other.token }))).status).toBe(404)
         expect((yield* promise(() => request(url, `/api/notifications/${first}/read`, { method: "POST", token: user.token }))).status).toBe(204)
-        expect((yield* promise(() => request(url, "/api/notifications/unread-count", { token: user.token }))).body).toEqual({ count: 2 })
+        expect((yield* promise(() => request(url, "/api/notifications/unread-count", { token: user.token }))).body).toEqual({ unread: 2, unseen: 2, count: 2 })
         const unread = yield* promise(() => request(url, "/api/notifications?unread=true", { token: user.token }))
         expect((field(unread.body, "items") as Array<unknown>).map((n) => text(n, "id"))).not.toContain(first)
         const paged = yield* promise(() => request(url, "/api/notifications?limit=2", { token: user.token }))
@@ -41,8 +41,99 @@ describe("notifications REST and real time", () => {
         expect(field(next.body, "nextCursor")).toBeNull()
 
         expect((yield* promise(() => request(url, "/api/notifications/read-all", { method: "POST", token: user.token }))).status).toBe(204)
-        expect((yield* promise(() => request(url, "/api/notifications/unread-count", { token: user.token }))).body).toEqual({ count: 0 })
+        expect((yield* promise(() => request(url, "/api/notifications/unread-count", { token: user.token }))).body).toEqual({ unread: 0, unseen: 0, count: 0 })
         expect((yield* promise(() => request(url, "/api/notifications", { token: other.token }))).body).toMatchObject({ items: [] })
+      }))
+
+    it.effect("inbox states: unread, archived, type and project filters; read/unread/archive/unarchive/delete, 404 for another user's", () =>
+      Effect.gen(function*() {
+        const { url } = yield* System.TestSystem
+        const user = yield* promise(() => signUp(url, "inbox"))
+        const other = yield* promise(() => signUp(url, "inbox-other"))
+        const project = yield* promise(() => request(url, "/api/projects", { token: user.token, body: { name: "p" } }))
+        const projectId = text(project.body, "id")
+        yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title: "loose" } }))
+        for (const title of ["a", "b"]) yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title, projectId } }))
+        const all = yield* promise(() =>
+          eventually(() => request(url, "/api/notifications", { token: user.token }), (r) => (field(r.body, "items") as Array<unknown>).length === 3))
+        const ids = (field(all.body, "items") as Array<unknown>).map((n) => text(n, "id"))
+        const [b = "", a = "", loose = ""] = ids
+        const listIds = async (query: string) =>
+          (field((await request(url, `/api/notifications${query}`, { token: user.token })).body, "items") as Array<unknown>).map((n) => text(n, "id"))
+        const counts = async () => (await request(url, "/api/notifications/unread-count", { token: user.token })).body
+        const post = (path: string, token = user.token) => promise(() => request(url, path, { method: "POST", token }))
+
+        expect(yield* promise(() => listIds(`?projectId=${projectId}`))).toEqual([b, a])
+        expect(yield* promise(() => listIds("?type=task.created"))).toEqual([b, a, loose])
+        expect(yield* promise(() => listIds("?type=task.deleted"))).toEqual([])
+
+        for (const path of [`/api/notifications/${a}/read`, `/api/notifications/${a}/unread`, `/api/notifications/${a}/archive`, `/api/notifications/${a}/unarchive`]) {
+          expect((yield* post(path, other.token)).status).toBe(404)
+        }
+        expect((yield* promise(() => request(url, `/api/notifications/${a}`, { method: "DELETE", token: other.token }))).status).toBe(404)
+
+        expect((yield* post(`/api/notifications/${a}/read`)).status).toBe(204)
+        const readOne = (yield* promise(() => listIds(""))).length
+        expect(readOne).toBe(3)
+        const readDoc = (field((yield* promise(() => request(url, "/api/notifications", { token: user.token }))).body, "items") as Array<unknown>)[1]
+        expect(field(readDoc, "read")).toBe(true)
+        expect(field(readDoc, "seen")).toBe(true)
+        expect(typeof field(readDoc, "readAt")).toBe("string")
+        expect(yield* promise(() => listIds("?unread=true"))).toEqual([b, loose])
+        expect(yield* promise(counts)).toEqual({ unread: 2, unseen: 2, count: 2 })
+        expect((yield* post(`/api/notifications/${a}/unread`)).status).toBe(204)
+        expect(yield* promise(counts)).toEqual({ unread: 3, unseen: 2, count: 3 })
+
+        expect((yield* post(`/api/notifications/${b}/archive`)).status).toBe(204)
+        expect(yield* promise(() => listIds(""))).toEqual([a, loose])
+        expect(yield* promise(() => listIds("?archived=true"))).toEqual([b])
+        expect(yield* promise(counts)).toEqual({ unread: 2, unseen: 1, count: 2 })
+        expect((yield* post(`/api/notifications/${b}/unarchive`)).status).toBe(204)
+        expect(yield* promise(() => listIds(""))).toEqual([b, a, loose])
+
+        expect((yield* post("/api/notifications/seen-all")).status).toBe(204)
+        expect(yield* promise(counts)).toEqual({ unread: 3, unseen: 0, count: 3 })
+        expect((yield* post(`/api/notifications/read-all?projectId=${projectId}`)).status).toBe(204)
+        expect(yield* promise(() => listIds("?unread=true"))).toEqual([loose])
+        expect((yield* post(`/api/notifications/archive-all?projectId=${projectId}`)).status).toBe(204)
+        expect(yield* promise(() => listIds(""))).toEqual([loose])
+        expect((yield* promise(() => request(url, `/api/notifications/${loose}`, { method: "DELETE", token: user.token }))).status).toBe(204)
+        expect((yield* promise(() => request(url, `/api/notifications/${loose}`, { method: "DELETE", token: user.token }))).status).toBe(404)
+        expect(yield* promise(() => listIds(""))).toEqual([])
+        expect((yield* post("/api/notifications/archive-all")).status).toBe(204)
+        expect((yield* post("/api/notifications/read-all?projectId=nope")).status).toBe(400)
+        expect((yield* promise(() => request(url, "/api/notifications?archived=maybe", { token: user.token }))).status).toBe(400)
+      }))
+
+    it.scoped("counts are pushed to both sockets of a user as notifications arrive, are read, seen, archived and deleted", () =>
+      Effect.gen(function*() {
+        const { url } = yield* System.TestSystem
+        const user = yield* promise(() => signUp(url, "counts"))
+        const tabs = [yield* Effect.orDie(connect(url, { token: user.token })), yield* Effect.orDie(connect(url, { token: user.token }))]
+        const last = (tab: (typeof tabs)[number]) => ofType(tab.messages, "counts").at(-1)?.body
+        const both = (unread: number, unseen: number) =>
+          promise(() =>
+            eventually(async () => tabs.map(last), (seen) => seen.every((c) => field(c, "unread") === unread && field(c, "unseen") === unseen), 1_000)
+          )
+        yield* both(0, 0)
+        for (const title of ["x", "y"]) yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title } }))
+        yield* promise(() => eventually(async () => tabs.map(last), (seen) => seen.every((c) => field(c, "unread") === 2), 5_000))
+        const ids = (field((yield* promise(() => request(url, "/api/notifications", { token: user.token }))).body, "items") as Array<unknown>).map((n) => text(n, "id"))
+        const post = (path: string) => promise(() => request(url, path, { method: "POST", token: user.token }))
+        yield* post(`/api/notifications/${ids[0]}/read`)
+        yield* both(1, 1)
+        yield* post(`/api/notifications/${ids[0]}/unread`)
+        yield* both(2, 1)
+        yield* post("/api/notifications/seen-all")
+        yield* both(2, 0)
+        yield* post(`/api/notifications/${ids[1]}/archive`)
+        yield* both(1, 0)
+        yield* promise(() => request(url, `/api/notifications/${ids[0]}`, { method: "DELETE", token: user.token }))
+        yield* both(0, 0)
+        yield* post(`/api/notifications/${ids[1]}/unarchive`)
+        yield* both(1, 0)
+        yield* post("/api/notifications/read-all")
+        yield* both(0, 0)
       }))
 
     it.scoped("the stream: ready, then each new notification with the unread count, heartbeats, and catch-up with ?since=", () =>

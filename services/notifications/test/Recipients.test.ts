@@ -3,12 +3,15 @@ import { Comment } from "@herald/domain/Comment"
 import type { DomainEvent, TaskAudience } from "@herald/domain/Events"
 import { CommentId, EventId, ProjectId, TaskId, ulidAt, UserId } from "@herald/domain/Ids"
 import type { ProjectRole } from "@herald/domain/Member"
+import { defaultPreferences } from "@herald/domain/Preferences"
 import { Task, type TaskStatus } from "@herald/domain/Task"
 import * as MemoryStore from "@herald/infra/MemoryStore"
 import * as Realtime from "@herald/infra/Realtime"
 import { Effect, FastCheck as fc, Layer, Schema } from "effect"
 import { NotificationRepo } from "../src/NotificationRepo.ts"
+import { Memberships } from "../src/Memberships.ts"
 import { Notifier } from "../src/Notifier.ts"
+import { RecipientPreferences } from "../src/Preferences.ts"
 
 const people = Array.from({ length: 5 }, (_, i) => Schema.decodeSync(UserId)(`usr_${ulidAt(1_000 + i)}`))
 const person = (index: number) => people[index] ?? people[0] ?? Schema.decodeSync(UserId)(`usr_${ulidAt(0)}`)
@@ -127,7 +130,17 @@ const simulate = (ops: ReadonlyArray<Op>) => {
   return events
 }
 
-const system = Notifier.Default.pipe(
+/** Every recipient on the default preferences (all in-app): this property is about who is told, not how. */
+const defaultPreferencesForAll = Layer.succeed(
+  RecipientPreferences,
+  new RecipientPreferences({
+    current: () => Effect.succeed({ version: 0, preferences: defaultPreferences }),
+    keepInApp: (docs) => Effect.succeed([...docs])
+  })
+)
+
+const system = Notifier.DefaultWithoutDependencies.pipe(
+  Layer.provide([Memberships.Default, defaultPreferencesForAll]),
   Layer.provideMerge(NotificationRepo.Default),
   Layer.provide([MemoryStore.layerMemory, Realtime.layerMemory])
 )

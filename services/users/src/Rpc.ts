@@ -3,12 +3,14 @@ import { TokenSigner } from "@herald/infra/Jwt"
 import { ServiceReadiness } from "@herald/infra/Server"
 import { Effect } from "effect"
 import { Accounts } from "./Accounts.ts"
+import { PreferencesRepo } from "./PreferencesRepo.ts"
 
 /** The users service's RPC handlers: the contract of `UsersRpc`, served by `Accounts`. */
 export const UsersHandlers = UsersRpc.toLayer(
   Effect.gen(function*() {
     const accounts = yield* Accounts
     const signer = yield* TokenSigner
+    const preferences = yield* PreferencesRepo
     const readiness = yield* ServiceReadiness
     return {
       Register: (request) => accounts.register(request),
@@ -19,6 +21,8 @@ export const UsersHandlers = UsersRpc.toLayer(
       FindUser: ({ email }) => accounts.findByEmail(email),
       GetUsers: ({ userIds }) => accounts.profiles(userIds),
       UpdateProfile: ({ name, userId }) => accounts.updateProfile(userId, name),
+      GetPreferences: ({ userId }) => preferences.get(userId),
+      PutPreferences: ({ preferences: wanted, userId }) => preferences.put(userId, wanted),
       Jwks: () => Effect.succeed(signer.jwks),
       Ready: () => readiness
     }

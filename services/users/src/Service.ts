@@ -8,6 +8,7 @@ import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Layer } from "effect"
 import { Accounts } from "./Accounts.ts"
 import * as Passwords from "./Passwords.ts"
+import { PreferencesRepo } from "./PreferencesRepo.ts"
 import { UsersHandlers } from "./Rpc.ts"
 
 export const rpcPath = "/rpc/users"
@@ -25,7 +26,7 @@ export const Readiness = Layer.effect(
 /** The users service as routes on an `HttpLayerRouter`: its RPC group at `/rpc/users`. Needs a store and a cache. */
 export const routes = Rpc.host(UsersRpc, rpcPath).pipe(
   Layer.provide(UsersHandlers),
-  Layer.provide(Accounts.Default),
+  Layer.provide([Accounts.Default, PreferencesRepo.Default]),
   Layer.provide(Passwords.layer),
   Layer.provide(Jwt.layerSigner),
   Layer.provideMerge(Readiness)

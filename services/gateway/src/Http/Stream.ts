@@ -6,7 +6,7 @@ import * as Socket from "@effect/platform/Socket"
 import { HeraldApi } from "@herald/domain/Api"
 import { Unauthorized } from "@herald/domain/Errors"
 import { NotificationId } from "@herald/domain/Ids"
-import { Notification, StreamMessage } from "@herald/domain/Notification"
+import { type InboxCounts, Notification, StreamMessage } from "@herald/domain/Notification"
 import type { VersionedCache } from "@herald/infra/Cache"
 import type { TokenVerifier } from "@herald/infra/Jwt"
 import { callNotifications, NotificationsClient } from "@herald/infra/ServiceClients"
@@ -73,10 +73,22 @@ export const StreamLive = HttpApiBuilder.group(HeraldApi, "stream", (handlers) =
               : write(message)
           )
         const sent = new Set<string>()
-        let unread = yield* callNotifications(notifications.UnreadCount({ userId: claims.userId })).pipe(
-          Effect.orElseSucceed(() => 0)
+        let counts: InboxCounts = yield* callNotifications(notifications.Counts({ userId: claims.userId })).pipe(
+          Effect.orElseSucceed(() => ({ unread: 0, unseen: 0 }))
         )
+        let unread = counts.unread
         yield* send(encodeMessage({ type: "ready", unreadCount: unread }))
+        yield* send(encodeMessage({ type: "counts", ...counts }))
+        // A `counts` frame goes out whenever either number differs from the last one this stream sent.
+        const sendCounts = (next: Option.Option<InboxCounts>) =>
+          Option.match(next, {
+            onNone: () => Effect.void,
+            onSome: (fresh) => {
+              if (fresh.unread === counts.unread && fresh.unseen === counts.unseen) return Effect.void
+              counts = fresh
+              return send(encodeMessage({ type: "counts", ...fresh }))
+            }
+          })
         const since = urlParams.since
         if (since !== undefined && isNotificationId(since)) {
           const missed = yield* callNotifications(notifications.Since({ userId: claims.userId, after: since, limit: 500 })).pipe(
@@ -88,10 +100,14 @@ export const StreamLive = HttpApiBuilder.group(HeraldApi, "stream", (handlers) =
           }
         }
         const pushes = Queue.take(listener.inbox).pipe(
-          Effect.flatMap(({ notification, unreadCount }) => {
-            if (sent.delete(notification.id)) return Effect.void
-            unread = Option.getOrElse(unreadCount, () => unread)
-            return send(encodeMessage({ type: "notification", notification, unreadCount: unread }))
+          Effect.flatMap((push) => {
+            if (push._tag === "counts") return sendCounts(push.counts)
+            if (sent.delete(push.notification.id)) return sendCounts(push.counts)
+            unread = Option.match(push.counts, { onNone: () => unread, onSome: (fresh) => fresh.unread })
+            return Effect.zipRight(
+              send(encodeMessage({ type: "notification", notification: push.notification, unreadCount: unread })),
+              sendCounts(push.counts)
+            )
           }),
           Effect.forever
         )

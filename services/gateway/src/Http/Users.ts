@@ -18,4 +18,9 @@ export const UsersLive = HttpApiBuilder.group(HeraldApi, "users", (handlers) =>
         Effect.flatMap(CurrentUser, ({ userId }) => callUsers(users.Logout({ userId, refreshToken: payload.refreshToken }))))
       .handle("profile", () => Effect.flatMap(CurrentUser, ({ userId }) => callUsers(users.GetProfile({ userId }))))
       .handle("updateProfile", ({ payload }) =>
-        Effect.flatMap(CurrentUser, ({ userId }) => callUsers(users.UpdateProfile({ userId, name: payload.name }))))))
+        Effect.flatMap(CurrentUser, ({ userId }) => callUsers(users.UpdateProfile({ userId, name: payload.name }))))
+      .handle("preferences", () =>
+        Effect.flatMap(CurrentUser, ({ userId }) => Effect.map(callUsers(users.GetPreferences({ userId })), (stored) => stored.preferences)))
+      .handle("replacePreferences", ({ payload }) =>
+        Effect.flatMap(CurrentUser, ({ userId }) =>
+          Effect.map(callUsers(users.PutPreferences({ userId, preferences: payload })), (stored) => stored.preferences)))))
