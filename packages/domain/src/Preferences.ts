@@ -40,7 +40,11 @@ const TypeSwitches = Schema.Struct({
   webhook: Schema.optional(Schema.Boolean)
 }).annotations(strict)
 
-const ClockTime = Schema.String.pipe(Schema.pattern(/^([01]\d|2[0-3]):[0-5]\d$/, { message: () => "expected HH:MM (00:00 to 23:59)" }))
+const ClockTime = Schema.String.pipe(Schema.pattern(/^([01]\d|2[0-3]):[0-5]\d$/, { message: () => "expected HH:MM (00:00 to 23:59)" })).annotations({
+  title: "Time of day",
+  description: "HH:MM, 00:00 to 23:59, in the quiet hours' time zone",
+  examples: ["22:00"]
+})
 
 const isTimeZone = (zone: string): boolean => {
   try {
@@ -77,7 +81,19 @@ export const Preferences = Schema.Struct({
         : []
     )
   ),
-  Schema.annotations({ identifier: "Preferences", parseOptions: strict.parseOptions })
+  Schema.annotations({
+    parseOptions: strict.parseOptions,
+    description: "Which channels tell the user what, per type, with an email digest and quiet hours",
+    // The refinement's own `examples` do not reach the document; its JSON Schema takes them.
+    jsonSchema: {
+      examples: [{
+        channels: { in_app: true, email: true, webhook: false },
+        types: { "task.updated": { email: false } },
+        digest: { email: "daily" },
+        quietHours: { start: "22:00", end: "07:00", timeZone: "Europe/Paris" }
+      }]
+    }
+  })
 )
 export type Preferences = typeof Preferences.Type
 
