@@ -77,7 +77,8 @@ export class TasksRpc extends RpcGroup.make(
     error: Schema.Union(ProjectNotFound, Forbidden, MemberNotFound, DependencyUnavailable)
   }),
   Rpc.make("CreateTask", {
-    payload: { ...owner, task: CreateTaskRequest },
+    /** `requestKey`: the hashed `Idempotency-Key`, so a create retried after a lost answer makes no second task. */
+    payload: { ...owner, task: CreateTaskRequest, requestKey: Schema.optional(Schema.String.pipe(Schema.maxLength(128))) },
     success: Task,
     error: Schema.Union(ProjectNotFound, Forbidden, ValidationFailed, DependencyUnavailable)
   }),

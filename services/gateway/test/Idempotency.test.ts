@@ -4,6 +4,7 @@ import { eventually, field, type Reply, request, signUp, sleep, text } from "@he
 import { startRedis } from "@herald/testing/RedisServer"
 import { startService } from "@herald/testing/Services"
 import { Context, Duration, Effect, FastCheck as fc, Layer } from "effect"
+import { Redis as IORedis } from "ioredis"
 import { cluster } from "@herald/testing/Cluster"
 import * as System from "@herald/testing/System"
 
@@ -55,6 +56,28 @@ describe("idempotent creates", () => {
         // The draft's quoted form names the same key.
         const quoted = yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title: "Once", priority: "high" }, headers: keyed(`"${key}"`) }))
         expectReplayOf(first, quoted)
+      }))
+
+    it.effect("a keyed task create retried after its answer was lost (the gateway kept no record, as after a 503) makes no second task", () =>
+      Effect.gen(function*() {
+        const { env, url } = yield* System.TestSystem
+        const user = yield* promise(() => signUp(url, "idem-lost"))
+        const key = freshKey()
+        const call = { token: user.token, body: { title: "Exactly once" }, headers: keyed(key) }
+        const first = yield* promise(() => request(url, "/api/tasks", call))
+        expect(first.status).toBe(201)
+        // What a dropped service connection leaves: the task was written, the gateway released the key.
+        const redis = new IORedis(env.REDIS_URL ?? "", { lazyConnect: true, maxRetriesPerRequest: 1 })
+        yield* promise(async () => {
+          const records = await redis.keys(`${env.REDIS_PREFIX}idem:*`)
+          if (records.length > 0) await redis.del(...records)
+          redis.disconnect()
+        })
+        const retried = yield* promise(() => request(url, "/api/tasks", call))
+        expect(retried.status).toBe(201)
+        expect(retried.headers.get("idempotent-replayed")).toBeNull()
+        expect(text(retried.body, "id")).toBe(text(first.body, "id"))
+        expect(yield* promise(() => tasksOf(url, user.token))).toEqual([{ id: text(first.body, "id"), title: "Exactly once" }])
       }))
 
     it.effect("every creating POST replays: the task alias, projects, exports and registration", () =>

@@ -47,6 +47,9 @@ export const toTask = (doc: Omit<TaskDoc, "outbox" | "outboxPending">, viewer: U
     updatedAt: doc.updatedAt
   }, true)
 
+/** A keyed create: the id its task got, claimed once per user and key. */
+const TaskRequestDoc = Schema.Struct({ _id: Schema.String, taskId: TaskId, createdAt: Schema.DateFromSelf })
+
 const isTaskId = Schema.is(TaskId)
 const isProjectId = Schema.is(ProjectId)
 const isUserId = Schema.is(UserId)
@@ -64,6 +67,12 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
         { keys: { outboxPending: 1 } }
       ]
     })
+    // Keyed creates (`Idempotency-Key`): the task id a request was given, claimed by a unique insert, kept a day.
+    const requests = yield* store.collection({
+      name: "task_requests",
+      schema: TaskRequestDoc,
+      indexes: [{ keys: { createdAt: 1 }, expireAfterSeconds: 24 * 60 * 60 }]
+    })
     const documents = Outbox.documents(tasks, {
       isId: isTaskId,
       deleted: (doc) => doc.deleted,
@@ -74,13 +83,35 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
       outbox: documents.source("tasks"),
       /** What a writer hands the relay: the task's pending events as written. */
       pendingOf: documents.pendingOf,
-      /** Stores a new task with the event of its creation. */
+      /**
+       * Stores a new task with the event of its creation. `Existing` when a task of that id is already stored: a keyed
+       * create run again (its request claimed the id before).
+       */
       create: (task: Omit<TaskDoc, "outbox" | "outboxPending">, event: DomainEventEncoded) =>
         Effect.gen(function*() {
           const doc: TaskDoc = { ...task, outbox: [event], outboxPending: true }
-          yield* tasks.insertOne(doc).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
-          return doc
+          return yield* tasks.insertOne(doc).pipe(
+            Effect.as({ _tag: "Created" as const, doc }),
+            Effect.catchTag("DuplicateKey", () =>
+              Effect.flatMap(tasks.findOne({ _id: task._id }), (existing) =>
+                Option.match(existing, {
+                  onNone: () => Effect.dieMessage(`task ${task._id}: a duplicate insert, yet no such task`),
+                  onSome: (found) => Effect.succeed({ _tag: "Existing" as const, doc: found })
+                })))
+          )
         }),
+      /** The task id a keyed request was given: `candidate` if the request is new, the first one's otherwise. */
+      claimRequest: (requestId: string, candidate: TaskId, at: Date) =>
+        requests.insertOne({ _id: requestId, taskId: candidate, createdAt: at }).pipe(
+          Effect.as(candidate),
+          Effect.catchTag("DuplicateKey", () =>
+            Effect.flatMap(requests.findOne({ _id: requestId }), (claimed) =>
+              Option.match(claimed, {
+                // Expired in between: the request is new again.
+                onNone: () => Effect.succeed(candidate),
+                onSome: (found) => Effect.succeed(found.taskId)
+              })))
+        ),
       /** Changes a task still at `expectedVersion` and records `events` with the change, in one write (`VersionMoved` otherwise). */
       write: documents.write,
       /** A live task: `None` for a malformed id or a deleted task (who may see it is the caller's business). */

@@ -489,12 +489,14 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
           (doc) => projectRepo.withCounts(doc, doc.ownerId === userId ? "owner" : "editor")
         ),
 
-      createTask: (userId: UserId, request: CreateTaskRequest) =>
+      /** `requestKey`: the create's `Idempotency-Key` (hashed): the same key of the same user makes one task, ever. */
+      createTask: (userId: UserId, request: CreateTaskRequest, requestKey?: string) =>
         Effect.gen(function*() {
           const project = yield* targetProject(userId, request.projectId)
           const assigneeId = yield* checkAssignee(request.assigneeId, project, userId)
           const createdAt = yield* now
-          const id = yield* newTaskId
+          const candidate = yield* newTaskId
+          const id = requestKey === undefined ? candidate : yield* taskRepo.claimRequest(`${userId}:${requestKey}`, candidate, createdAt)
           const doc = {
             _id: id,
             ownerId: userId,
@@ -517,7 +519,9 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
             doc,
             encodeEvent({ ...envelope, type: "task.created", data: { task, audience: audienceOf(doc.watchers, project, userId) } })
           )
-          yield* relay.nudgeDocument("tasks", taskRepo.pendingOf(written))
+          // The same keyed request again (its first answer was lost): the task it made, not a second one.
+          if (written._tag === "Existing") return toTask(written.doc, userId)
+          yield* relay.nudgeDocument("tasks", taskRepo.pendingOf(written.doc))
           return task
         }),
 

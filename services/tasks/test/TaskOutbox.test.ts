@@ -38,7 +38,7 @@ const newTask = Effect.gen(function*() {
     deleted: false
   }
   const envelope = yield* envelopeOf(fields._id, 1, userId)
-  return yield* repo.create(fields, encodeEvent({ ...envelope, type: "task.created", data: { task: toTask(fields, userId) } }))
+  return (yield* repo.create(fields, encodeEvent({ ...envelope, type: "task.created", data: { task: toTask(fields, userId) } }))).doc
 })
 
 /** The event a write of `task` to its next version records (a status change, or its deletion). */

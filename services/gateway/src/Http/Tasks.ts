@@ -3,6 +3,11 @@ import { HeraldApi } from "@herald/domain/Api"
 import { CurrentUser } from "@herald/domain/Auth"
 import { type CreateTaskRequest, parseIfMatch } from "@herald/domain/Task"
 import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import { type IdempotencyHeaders, normaliseIdempotencyKey } from "@herald/domain/Idempotency"
+
+/** The key as the tasks service keeps it: hashed (it may be any client text), the same for every spelling of it. */
+const requestKeyOf = (key: string) => createHash("sha256").update(normaliseIdempotencyKey(key)).digest("base64url")
 import { callTasks, TasksClient } from "@herald/infra/ServiceClients"
 
 const ifMatch = (headers: { readonly "if-match"?: string | undefined }) => {
@@ -12,8 +17,11 @@ const ifMatch = (headers: { readonly "if-match"?: string | undefined }) => {
 
 export const TasksLive = HttpApiBuilder.group(HeraldApi, "tasks", (handlers) =>
   Effect.map(TasksClient, (tasks) => {
-    const create = ({ payload }: { readonly payload: CreateTaskRequest }) =>
-      Effect.flatMap(CurrentUser, ({ userId }) => callTasks(tasks.CreateTask({ userId, task: payload })))
+    const create = ({ headers, payload }: { readonly headers: typeof IdempotencyHeaders.Type; readonly payload: CreateTaskRequest }) =>
+      Effect.flatMap(CurrentUser, ({ userId }) => {
+        const key = headers["idempotency-key"]
+        return callTasks(tasks.CreateTask({ userId, task: payload, ...(key === undefined ? {} : { requestKey: requestKeyOf(key) }) }))
+      })
     return handlers
       .handle("create", create)
       .handle("upload", create)
