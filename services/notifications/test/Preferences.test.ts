@@ -10,22 +10,46 @@ import { exportCompleted, publish, taskCreated } from "./support/Events.ts"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 
-/** Events the consumer turns into notifications, one builder per type (`export.failed` is critical). */
-const eventOf = (type: string, userId: string, seq: number) => {
-  if (type === "task.created") return taskCreated(userId, seq)
-  if (type === "export.completed") return exportCompleted(userId, seq)
+/**
+ * The user and a teammate share a project: the teammate's events in it concern the user (a watcher of its tasks, a
+ * member at its deletion), as an export's outcome concerns the user who asked. Nobody is told of their own act.
+ */
+interface Team {
+  readonly userId: string
+  readonly mateId: string
+  readonly projectId: string
+}
+
+/** The teammate's task events are made at project version `seq` (the project is deleted at earlier versions only). */
+const inProject = (team: Team, seq: number, watchers: ReadonlyArray<string>, assigneeId: string | null) => ({
+  projectId: team.projectId,
+  assigneeId,
+  audience: { watchers, memberIds: [team.userId, team.mateId], projectVersion: seq }
+})
+
+/** Events the consumer turns into notifications for the user, one builder per type (`export.failed` is critical). */
+const eventOf = (type: string, team: Team, seq: number) => {
   const at = new Date()
-  const created = taskCreated(userId, seq, at)
+  const created = taskCreated(team.mateId, seq, at, inProject(team, seq, [team.userId], null))
+  if (type === "task.created") return created
+  if (type === "export.completed") return exportCompleted(team.userId, seq)
   const id = `evt_${ulidAt(at.getTime())}`
   switch (type) {
     case "task.updated":
-      return { ...created, id, type, aggregateVersion: 2, data: { ...created.data, previousStatus: "todo", previousProjectId: null, changes: ["title"] } }
+      return { ...created, id, type, aggregateVersion: 2, data: { ...created.data, previousStatus: "todo", previousProjectId: team.projectId, previousAssigneeId: null, changes: ["title"] } }
     case "task.deleted":
       return { ...created, id, type, aggregateVersion: 2 }
     case "project.deleted":
-      return { ...created, id, type, aggregateId: `prj_${ulidAt(at.getTime())}`, data: { projectId: `prj_${ulidAt(at.getTime())}`, name: `p${seq}` } }
+      return {
+        ...created,
+        id,
+        type,
+        aggregateId: team.projectId,
+        aggregateVersion: seq,
+        data: { projectId: team.projectId, name: `p${seq}`, members: [{ userId: team.mateId, role: "owner" }, { userId: team.userId, role: "editor" }] }
+      }
     default: {
-      const failed = exportCompleted(userId, seq)
+      const failed = exportCompleted(team.userId, seq)
       return { ...failed, type: "export.failed", data: { exportId: failed.data.exportId, format: "csv", error: `failure ${seq}` } }
     }
   }
@@ -98,7 +122,12 @@ describe("preferences", () => {
       Effect.gen(function*() {
         const { env, url } = yield* System.TestSystem
         const user = yield* promise(() => signUp(url, "prefs-property"))
+        const mate = yield* promise(() => signUp(url, "prefs-mate"))
+        const team: Team = { userId: user.userId, mateId: mate.userId, projectId: `prj_${ulidAt(Date.now())}` }
         const exchange = `${env.AMQP_PREFIX}${eventsExchange}`
+        const exports = new Set(["export.completed", "export.failed"])
+        const inbox = async (token: string) =>
+          field((await request(url, "/api/notifications?limit=100", { token })).body, "items") as Array<unknown>
         let seq = 0
         let runs = 0
         yield* promise(() =>
@@ -107,20 +136,28 @@ describe("preferences", () => {
               runs += 1
               const put = await request(url, "/api/users/preferences", { method: "PUT", token: user.token, body: preferences })
               expect(put.status).toBe(200)
-              // Each run's events, then a critical one that is always delivered: the user's events are handled in
-              // order, so once it is stored every earlier one has been decided.
-              const events = [...types, "export.failed"].map((type) => eventOf(type, user.userId, ++seq))
-              await publish(servers().amqpUrl, exchange, events.map((event) => ({ routingKey: event.type, body: JSON.stringify(event), messageId: event.id })))
-              const stored = await eventually(
-                () => request(url, "/api/notifications?limit=100", { token: user.token }),
-                (r) => (field(r.body, "items") as Array<unknown>).some((n) => text(n, "body").includes(`failure ${seq}`)),
-                10_000
-              )
-              // Earlier runs' notifications were archived: the inbox holds this run's, newest first.
-              const kept = (field(stored.body, "items") as Array<unknown>).map((n) => text(n, "type")).reverse()
-              expect(kept).toEqual(events.map((event) => event.type).filter((type) => expectedInApp(preferences, type)))
-              // Clean slate for the next run.
-              await request(url, "/api/notifications/archive-all", { method: "POST", token: user.token })
+              // Each run's events, then one last event in each of their two consumer mailboxes (handled in order):
+              // the user's export failure (critical, always delivered) in the user's, and in the project's a task the
+              // user assigns the teammate (default preferences). Once both are stored, every earlier one is decided.
+              const events = [...types, "export.failed"].map((type) => eventOf(type, team, ++seq))
+              const closing = ++seq
+              const sentinel = taskCreated(user.userId, closing, new Date(), inProject(team, closing, [], mate.userId), `closing-${closing}`)
+              await publish(servers().amqpUrl, exchange, [...events, sentinel].map((event) => ({ routingKey: event.type, body: JSON.stringify(event), messageId: event.id })))
+              const failure = `failure ${closing - 1}`
+              try {
+                await eventually(() => inbox(mate.token), (items) => items.some((n) => text(n, "body").includes(`closing-${closing}`)), 10_000)
+                const stored = await eventually(() => inbox(user.token), (items) => items.some((n) => text(n, "body").includes(failure)), 10_000)
+                // Earlier runs' notifications were archived: the inbox holds this run's, newest first. The two mailboxes
+                // run side by side, so each one's order is kept, not their interleaving.
+                const kept = stored.map((n) => text(n, "type")).reverse()
+                const wanted = events.map((event) => event.type).filter((type) => expectedInApp(preferences, type))
+                expect(kept.filter((type) => exports.has(type))).toEqual(wanted.filter((type) => exports.has(type)))
+                expect(kept.filter((type) => !exports.has(type))).toEqual(wanted.filter((type) => !exports.has(type)))
+              } finally {
+                // Clean slate for the next run (a shrinking run too).
+                await request(url, "/api/notifications/archive-all", { method: "POST", token: user.token })
+                await request(url, "/api/notifications/archive-all", { method: "POST", token: mate.token })
+              }
             }),
             { numRuns: 25 }
           )

@@ -50,10 +50,11 @@ describe("notifications REST and real time", () => {
         const { url } = yield* System.TestSystem
         const user = yield* promise(() => signUp(url, "inbox"))
         const other = yield* promise(() => signUp(url, "inbox-other"))
-        const project = yield* promise(() => request(url, "/api/projects", { token: user.token, body: { name: "p" } }))
-        const projectId = text(project.body, "id")
-        yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title: "loose" } }))
-        for (const title of ["a", "b"]) yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title, projectId } }))
+        // Two teammates, each in a project of the user's, assign them tasks: "loose" in another project than a and b.
+        const elsewhere = yield* promise(() => teammateOf(url, user, "elsewhere"))
+        const { assign, projectId } = yield* promise(() => teammateOf(url, user))
+        yield* promise(() => elsewhere.assign("loose"))
+        for (const title of ["a", "b"]) yield* promise(() => assign(title))
         const all = yield* promise(() =>
           eventually(() => request(url, "/api/notifications", { token: user.token }), (r) => (field(r.body, "items") as Array<unknown>).length === 3))
         const ids = (field(all.body, "items") as Array<unknown>).map((n) => text(n, "id"))
@@ -64,7 +65,9 @@ describe("notifications REST and real time", () => {
         const post = (path: string, token = user.token) => promise(() => request(url, path, { method: "POST", token }))
 
         expect(yield* promise(() => listIds(`?projectId=${projectId}`))).toEqual([b, a])
-        expect(yield* promise(() => listIds("?type=task.created"))).toEqual([b, a, loose])
+        expect((field(all.body, "items") as Array<unknown>).map((n) => text(n, "body"))).toEqual(["mate assigned you 'b'", "mate assigned you 'a'", "elsewhere assigned you 'loose'"])
+        expect(yield* promise(() => listIds("?type=task.assigned"))).toEqual([b, a, loose])
+        expect(yield* promise(() => listIds("?type=task.created"))).toEqual([])
         expect(yield* promise(() => listIds("?type=task.deleted"))).toEqual([])
 
         for (const path of [`/api/notifications/${a}/read`, `/api/notifications/${a}/unread`, `/api/notifications/${a}/archive`, `/api/notifications/${a}/unarchive`]) {
@@ -116,7 +119,8 @@ describe("notifications REST and real time", () => {
             eventually(async () => tabs.map(last), (seen) => seen.every((c) => field(c, "unread") === unread && field(c, "unseen") === unseen), 1_000)
           )
         yield* both(0, 0)
-        for (const title of ["x", "y"]) yield* promise(() => request(url, "/api/tasks", { token: user.token, body: { title } }))
+        const { assign } = yield* promise(() => teammateOf(url, user))
+        for (const title of ["x", "y"]) yield* promise(() => assign(title))
         yield* promise(() => eventually(async () => tabs.map(last), (seen) => seen.every((c) => field(c, "unread") === 2), 5_000))
         const ids = (field((yield* promise(() => request(url, "/api/notifications", { token: user.token }))).body, "items") as Array<unknown>).map((n) => text(n, "id"))
         const post = (path: string) => promise(() => request(url, path, { method: "POST", token: user.token }))

@@ -1,10 +1,23 @@
 import { ulidAt } from "@herald/domain/Ids"
 import * as amqp from "amqplib"
 
-/** A `task.created` event as the tasks service would publish it (encoded), for a user and a sequence number. */
-export const taskCreated = (userId: string, seq: number, at = new Date()) => {
+/** Who else a task event concerns: its project, assignee and audience (watchers, members at `projectVersion`). */
+export interface TaskContext {
+  readonly projectId: string | null
+  readonly assigneeId: string | null
+  readonly audience: { readonly watchers: ReadonlyArray<string>; readonly memberIds: ReadonlyArray<string>; readonly projectVersion: number | null }
+}
+
+const privateTask = (userId: string): TaskContext => ({ projectId: null, assigneeId: null, audience: { watchers: [userId], memberIds: [userId], projectVersion: null } })
+
+/**
+ * A `task.created` event as the tasks service would publish it (encoded), made by `userId` (the actor, who is never
+ * told of it) with a sequence number; by default a private task of theirs.
+ */
+export const taskCreated = (userId: string, seq: number, at = new Date(), context: TaskContext = privateTask(userId), title = `seq-${seq}`) => {
   const taskId = `tsk_${ulidAt(at.getTime())}`
   const iso = at.toISOString()
+  const { assigneeId, audience, projectId } = context
   return {
     id: `evt_${ulidAt(at.getTime())}`,
     type: "task.created",
@@ -14,7 +27,8 @@ export const taskCreated = (userId: string, seq: number, at = new Date()) => {
     aggregateVersion: 1,
     userId,
     data: {
-      task: { id: taskId, projectId: null, title: `seq-${seq}`, description: "", priority: "medium", status: "todo", dueDate: null, version: 1, createdAt: iso, updatedAt: iso }
+      task: { id: taskId, projectId, title, description: "", priority: "medium", status: "todo", dueDate: null, assigneeId, watching: true, version: 1, createdAt: iso, updatedAt: iso },
+      audience
     }
   }
 }
