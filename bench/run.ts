@@ -426,6 +426,13 @@ const main = async () => {
         memberCount: fanoutMembers,
         measured: { gateway1: gateway.pid, gateway2: second.pid, tasks: tasks.pid, notifications: notifications.pid, redis: redisServer, ...store }
       })
+      if (fan.pushed < fan.expected) {
+        // What the processes said about the pushes that did not arrive.
+        for (const [name, p] of Object.entries({ gateway1: gateway, gateway2: second, notifications })) {
+          writeFileSync(`${root}bench/fanout-${name}.log`, p.output())
+        }
+        console.log("fan-out: pushes missing; the processes' output is in bench/fanout-*.log")
+      }
       await second.stop()
     }
 
@@ -522,8 +529,8 @@ const main = async () => {
         ...(idle === undefined ? {} : { idleRssUnder120MbEach: Object.values(idle).every((mb) => mb.median < 120) })
       }
     }
-    const resultsFile = only.length === sections.length ? "results.json" : `results-${only.join("-")}.json`
-    writeFileSync(`${root}bench/${resultsFile}`, `${JSON.stringify(results, null, 2)}\n`)
+    // A partial run (BENCH_ONLY) writes the same file, holding only its sections.
+    writeFileSync(`${root}bench/results.json`, `${JSON.stringify(results, null, 2)}\n`)
 
     const rows: Array<[string, string, string, string]> = []
     if (hot !== undefined) {
@@ -572,7 +579,7 @@ const main = async () => {
     console.log("")
     console.log(`load average (1 min): ${loadAverages.map((l) => `${l.at} ${l.oneMinute}`).join(", ")}`)
     console.log(`targets: ${Object.entries(results.targets).map(([k, v]) => `${k} ${v ? "met" : "MISSED"}`).join("; ")}`)
-    console.log(`wrote bench/${resultsFile}`)
+    console.log("wrote bench/results.json")
   } finally {
     await stopAll()
   }
