@@ -97,7 +97,8 @@ export const fanout = async (options: {
 
   const arrivals = new Map<string, number>()
   // Each gateway's first stream alone first: streams opened together on a gateway whose Redis subscriber connection
-  // is not up yet lost their pushes (the first 16 of one gateway, heartbeats still coming, in three runs out of three).
+  // is not up yet lost their pushes (8–44 of 99 in each of four runs; once exactly the first 16 opened on one gateway),
+  // while their heartbeats still came.
   // BENCH_FANOUT_COLD=1 skips this, to see it.
   const warm: Array<WebSocket> = []
   if (process.env.BENCH_FANOUT_COLD !== "1") {
