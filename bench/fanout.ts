@@ -11,7 +11,7 @@
  * at most 2,704 bytes: a project of more than ~150 members cannot be written there at all (SQLSTATE 54000).
  */
 import { request, signUp, text } from "@herald/testing/Http"
-import type { ServiceProcess } from "@herald/testing/Processes"
+import type { ServiceProcess } from "@herald/testing/Services"
 import type { MongoClient } from "mongodb"
 import WebSocket from "ws"
 import { cpuMeter, type Measured, percentile, round, sleep } from "./support.ts"

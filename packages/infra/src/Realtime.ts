@@ -1,6 +1,7 @@
 import type { DependencyUnavailable } from "@herald/domain/Errors"
 import { Context, Effect, Layer, Queue, type Scope, Stream } from "effect"
 import { command, Redis } from "./Redis.ts"
+import { backoff } from "./Retry.ts"
 
 /**
  * Fan-out of real-time messages to whichever process holds the listener: a notification stored by any
@@ -15,6 +16,9 @@ export class RealtimeBus extends Context.Tag("Herald/RealtimeBus")<RealtimeBus, 
 
 /** The channel of a user's real-time messages: the notifications service publishes there, the gateways listen. */
 export const userChannel = (userId: string) => `user:${userId}`
+
+/** Subscribing while the subscriber connection (re)connects: jittered, capped, about ten seconds in all. */
+const subscribeRetry = backoff({ base: "50 millis", cap: "2 seconds", retries: 8 })
 
 /** What one listener may have waiting before the oldest are dropped: a stalled socket must not hold memory. */
 const listenerBacklog = 512
@@ -69,8 +73,14 @@ export const layerRedis: Layer.Layer<RealtimeBus, never, Redis> = Layer.effect(
       }))
     const listeners = makeListeners({
       // Awaited, so that a message published once `subscribe` has returned is not missed.
+      // A refused subscribe is tried again, not dropped: a listener whose channel was never subscribed hears nothing.
       onFirst: (channel) =>
-        Effect.flatMap(subscriber, (client) => Effect.promise(() => client.subscribe(prefix + channel).catch(() => 0))),
+        Effect.flatMap(subscriber, (client) =>
+          Effect.tryPromise(() => client.subscribe(prefix + channel)).pipe(
+            Effect.retry(subscribeRetry),
+            Effect.catchAll((error) => Effect.logWarning(`real-time: cannot subscribe to ${channel}; its pushes are lost until it resubscribes`, error)),
+            Effect.asVoid
+          )),
       onLast: (channel) =>
         Effect.flatMap(subscriber, (client) => Effect.promise(() => client.unsubscribe(prefix + channel).catch(() => 0)))
     })
