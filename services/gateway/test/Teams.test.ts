@@ -56,7 +56,8 @@ describe("teams", () => {
           request(url, `/api/tasks/${taskId}/comments`, { token: cy.token, body: { body: "@Bob can you add the install steps?" } }))
         expect(comment.status).toBe(201)
         expect(field(comment.body, "mentions")).toEqual([{ text: "@Bob", userId: bob.userId, ambiguous: false }])
-        yield* promise(() => eventually(() => inbox(url, bob), (n) => n.length === 2))
+        // Bob heard of his own joining and of Cy's, then of the mention (waiting for 2 only passed when a poll caught the moment between).
+        yield* promise(() => eventually(() => inbox(url, bob), (n) => n.length === 3))
 
         const done = yield* promise(() => request(url, `/api/tasks/${taskId}`, { method: "PATCH", token: ada.token, body: { status: "done" } }))
         expect(done.status).toBe(200)

@@ -1,4 +1,4 @@
-import type { DomainEvent, ProjectEvent } from "@herald/domain/Events"
+import type { DomainEvent } from "@herald/domain/Events"
 import { newNotificationId } from "@herald/domain/Ids"
 import { Notification } from "@herald/domain/Notification"
 import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
@@ -6,26 +6,12 @@ import { Clock, Effect, Option, Schema } from "effect"
 import { Memberships } from "./Memberships.ts"
 import { newInboxState, type NotificationDoc, NotificationRepo, toNotification } from "./NotificationRepo.ts"
 import { RecipientPreferences } from "./Preferences.ts"
-import { projectOf, recipientsOf } from "./Recipients.ts"
+import { isProjectEvent, projectOf, recipientsOf } from "./Recipients.ts"
 import { render } from "./Render.ts"
 
 const encodePush = Schema.encodeSync(
   Schema.parseJson(Schema.Struct({ type: Schema.Literal("notification"), notification: Notification }))
 )
-
-const isProjectEvent = (event: DomainEvent): event is ProjectEvent => {
-  switch (event.type) {
-    case "project.member_added":
-    case "project.member_removed":
-    case "project.member_role_changed":
-    case "project.ownership_transferred":
-    case "project.updated":
-    case "project.deleted":
-      return true
-    default:
-      return false
-  }
-}
 
 /** Pushes at once: one user's stay in order, different users' go together. */
 const pushConcurrency = 64

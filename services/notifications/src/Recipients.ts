@@ -1,4 +1,4 @@
-import type { DomainEvent, TaskAudience } from "@herald/domain/Events"
+import type { DomainEvent, ProjectEvent, TaskAudience } from "@herald/domain/Events"
 import type { ProjectId, UserId } from "@herald/domain/Ids"
 import { Option } from "effect"
 import type { MembershipDoc } from "./Memberships.ts"
@@ -10,6 +10,9 @@ export interface Recipient {
 }
 
 /** The project an event belongs to, if any: its consumer mailbox and the membership that decides who hears of it. */
+/** Whether an event is about a project itself (its membership, name or deletion) rather than one of its tasks. */
+export const isProjectEvent = (event: DomainEvent): event is ProjectEvent => projectOf(event) !== null && event.type.startsWith("project.")
+
 export const projectOf = (event: DomainEvent): ProjectId | null => {
   switch (event.type) {
     case "task.created":
