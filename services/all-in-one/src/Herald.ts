@@ -40,7 +40,7 @@ export const Internal = Layer.unwrapEffect(
   })
 )
 
-/** Everything of Herald, with one metrics server for all four services; needs the platform layers (store, broker, Redis capabilities) and an HTTP client. */
+/** Everything of Herald, with one metrics server for all four services; needs the platform layers (store, broker, Redis capabilities). */
 export const Herald = Gateway.serve().pipe(
   Layer.provide(listen(8080)),
   Layer.provide(Internal),
