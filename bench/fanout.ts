@@ -1,14 +1,6 @@
 /**
- * Fan-out (issue 21): one event on a project of `memberCount` members, each member with an open stream on one of two
- * gateways. Measures, from the owner's write, when the notifications are stored (the consumer's `createdAt`, and
- * when a poll first saw them all) and when each reached its member's socket, and the notifications stored per second.
- *
- * The members are written into the project document directly. Adding them one by one through
- * `POST /api/projects/:id/members` works, but each `project.member_added` is told to every member so far: 999 adds
- * make ~500,000 notifications, minutes of setup that would also leave the measured collection 500 times larger.
- * Only `members` (which decides access and the event's recipients) gets all of them: `memberIds` (the index of "the
- * projects of a user") keeps the first 100, because FerretDB's PostgreSQL backend indexes an array as one btree row of
- * at most 2,704 bytes: a project of more than ~150 members cannot be written there at all (SQLSTATE 54000).
+ * Fan-out: one event on a project of `memberCount` members, each with a stream on one of two gateways; members are
+ * written into the project document directly (why: bench/README.md).
  */
 import { request, signUp, text } from "@herald/testing/Http"
 import type { ServiceProcess } from "@herald/testing/Services"

@@ -1,8 +1,6 @@
 /**
- * Inbox bench: the list page and the badge counts for a user with 100,000 notifications against one with 100, on
- * FerretDB's PostgreSQL backend, through the notifications service's repository (what its RPC handlers run).
- * Prints p50/p99 per query and how FerretDB ran each one (its `explain`: what it pushed down to PostgreSQL, and
- * PostgreSQL's plan). `npx tsx bench/inbox.ts [bigInbox=100000] [rounds=300]`; results in README, "Performance".
+ * Inbox bench: list and counts for a user with 100,000 notifications against one with 100, with FerretDB's `explain`
+ * (bench/README.md). `npx tsx bench/inbox.ts [bigInbox=100000] [rounds=300]`.
  */
 import { newNotificationId, ProjectId, ulidAt, UserId } from "@herald/domain/Ids"
 import * as Mongo from "@herald/infra/Mongo"

@@ -1,8 +1,4 @@
-/**
- * Pipeline baseline (a), the create side: a bare `node:http` handler for `POST /api/tasks` that inserts the task and
- * publishes its event on a confirm channel, answering 201 once the broker confirmed. No authentication, limit, schema
- * or outbox: the floor of "an HTTP create that reliably emits an event" in Node.
- */
+/** Pipeline baseline (a), the create side: a bare `node:http` create that inserts and publishes with a confirm (bench/README.md). */
 import amqp from "amqplib"
 import { MongoClient } from "mongodb"
 import { randomUUID } from "node:crypto"

@@ -1,8 +1,4 @@
-/**
- * Pipeline baselines (a) and (b), the consumer: amqplib consuming the task events (prefetch 64) and inserting one
- * notification per event for its recipient, acknowledging after the insert. `createdAt` is taken just before the
- * insert, as Herald's notifications service does.
- */
+/** Pipeline baselines (a) and (b), the consumer: one notification inserted per event, acked after the insert (bench/README.md). */
 import amqp from "amqplib"
 import { MongoClient } from "mongodb"
 import { randomUUID } from "node:crypto"

@@ -29,9 +29,8 @@ const envelope = <const Type extends string, Data extends Schema.Struct.Fields>(
   })
 
 /**
- * Who may hear of a task's event, as the task was at that version: its watchers, and the members of its project as
- * the writer read them (`projectVersion`; null for a task without a project, whose only member is its creator). A
- * consumer uses these members unless it already knows a newer version of the project's membership.
+ * Who may hear of a task's event as the task was then: its watchers and its project's members as the writer read them
+ * (`projectVersion`; null without a project). A consumer that knows a newer membership uses that instead.
  */
 export const TaskAudience = Schema.Struct({
   watchers: Schema.Array(UserId),

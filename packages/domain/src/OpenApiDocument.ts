@@ -1,10 +1,6 @@
 /**
- * The one place where the OpenAPI document HttpApi generates is finished, for what HttpApi has no hook for:
- * - its built-in decode error (`HttpApiDecodeError`, on every operation) goes: the gateway answers validation
- *   failures as `ValidationFailed` (`ErrorBody`), declared on the operations that take input;
- * - examples are lifted from the schemas (their `examples` annotations) onto parameters and media types, where
- *   tools such as Postman, Portman and Scalar read them; an object's example is assembled from its fields' examples;
- * - Effect's internal `$id` markers (`/schemas/unknown`), invalid when repeated, are removed.
+ * Finishes the OpenAPI document where HttpApi has no hook: drops its built-in decode error, lifts schema examples onto
+ * parameters and media types, removes Effect's repeated `$id` markers (packages/domain/README.md).
  */
 
 type Json = Record<string, unknown>

@@ -64,9 +64,8 @@ export const TimeZone = Schema.String.pipe(
 export const QuietHours = Schema.Struct({ start: ClockTime, end: ClockTime, timeZone: TimeZone }).annotations(strict)
 
 /**
- * A user's notification preferences (API.md, "Preferences"). In-app delivery is decided by `channels.in_app` and
- * `types[type].in_app` (`deliversInApp`); `email`, `webhook`, `digest` and `quietHours` are recorded for the email
- * and webhook channels to come. Critical types cannot be turned off in-app: a `types` entry that tries is refused.
+ * A user's notification preferences (API.md, "Preferences"); in-app delivery follows `deliversInApp`, and a critical
+ * type cannot be turned off in-app (refused). The other channels' settings are recorded for later.
  */
 export const Preferences = Schema.Struct({
   channels: ChannelSwitches,

@@ -3,9 +3,8 @@ import { Clock, Context, Duration, Effect, Either, Layer, Schedule, Schema } fro
 import { command, Redis } from "./Redis.ts"
 
 /**
- * The records behind idempotent requests. A request claims its key with a lease (a record saying "running"); the
- * holder of the lease replaces it with the response to replay, or releases the key so the request may be retried.
- * Each key remembers the fingerprint of the request that first used it, so a different request is told apart.
+ * The records behind idempotent requests: a key is claimed with a lease, then replaced by the response to replay or
+ * released; each remembers its request's fingerprint (packages/infra/README.md).
  */
 
 /** A response as it is replayed: status, the headers worth replaying, and the body (base64). */

@@ -2,9 +2,8 @@ import { Config, Duration, LogLevel, Option, Redacted } from "effect"
 import * as Secrets from "./Secrets.ts"
 
 /**
- * Every setting of the shared infrastructure, in one place: each program reads these and its own (its
- * `<Service>Config.ts`). The README's configuration table is checked against what the programs read
- * (services/all-in-one/test/Configuration.test.ts).
+ * Every setting of the shared infrastructure; each program adds its own `<Service>Config.ts`. The README's table is
+ * checked against what they read (services/all-in-one/test/Configuration.test.ts).
  */
 
 // --- servers ---------------------------------------------------------------------------------------------------

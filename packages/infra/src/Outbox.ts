@@ -8,17 +8,8 @@ import { forever } from "./Retry.ts"
 import type { DuplicateKey, Filter, Update } from "./Store.ts"
 
 /**
- * The transactional outbox, one design for every source (tasks, projects, exports). A write records the events it
- * causes in the document it changes (`outbox`, with `outboxPending: true`) in the same single-document
- * compare-and-set on `version`, so a write and its events commit together or not at all. The relay publishes pending
- * events to the topic exchange (routing key = event type) on a confirm channel; once the broker confirmed them it
- * settles the document with a compare-and-set on the version it published: its outbox is cleared (or, deleted and
- * its last events out, it is removed). A document written again meanwhile keeps its events and they go again
- * (at-least-once, which consumers absorb by event id). A broker outage only delays events.
- *
- * Writers hand the written document to the relay, which publishes it without reading anything; settling is batched
- * and done by its own fiber, off the delivery path; the relay scans for pending documents only when it must (idle
- * poll, a write it was not told about, at most once per `scanEvery` while busy).
+ * The transactional outbox: a write records its events in the document it changes, in one compare-and-set; the relay
+ * publishes them with confirms and settles them with another (packages/infra/README.md, "The outbox").
  */
 
 /** The stored form of the events in an outbox: their JSON encoding, still checked against the event schema. */
@@ -179,11 +170,8 @@ export interface RelayOptions {
   readonly lock: KeyedLock
   readonly batchSize?: number
   /**
-   * How long an idle relay waits for a nudge before it scans: `idlePoll` (default 250 ms) while it relayed events in
-   * the last `quietAfter` (default 10 s), `quietPoll` (default 1 s) after that. Local writes nudge it at once either
-   * way; the poll is how another copy's writes are found. The slower quiet poll is what lets an idle process give
-   * memory back: each scan allocates ~55 KB in the driver, and four scans a second per source kept V8 from ever
-   * shrinking its young generation (tasks service idle: 126 MB, 88 MB with the quiet poll).
+   * How long an idle relay waits before it scans: `idlePoll` (250 ms) within `quietAfter` (10 s) of relaying, then
+   * `quietPoll` (1 s), so an idle process can give memory back (README, Performance). Local writes nudge it at once.
    */
   readonly idlePoll?: Duration.DurationInput
   readonly quietPoll?: Duration.DurationInput
@@ -191,9 +179,8 @@ export interface RelayOptions {
   /** How often the relay scans for pending documents while it is kept busy by local writes (default 1 s). */
   readonly scanEvery?: Duration.DurationInput
   /**
-   * How long published documents may wait to be settled while fewer than a batch are waiting (default 1 s): settles
-   * are bookkeeping, and one write per batch beats one per document. A crash in between only means those events are
-   * published again.
+   * How long published documents may wait to be settled while fewer than a batch wait (1 s): one write per batch;
+   * a crash in between only publishes them again.
    */
   readonly settleEvery?: Duration.DurationInput
 }
@@ -204,9 +191,8 @@ const published = Metric.counter("herald_outbox_published_total", { description:
 const failureBackoff = forever({ base: "100 millis", cap: "5 seconds" })
 
 /**
- * Runs the relay until the scope closes. Only the copy holding the lease publishes. `nudgeDocument` hands it a
- * document just written here, with its pending events, which it then publishes at once without reading anything. The scan still runs when idle and at least every `scanEvery` while busy: it picks up other
- * copies' writes and anything a crash left behind.
+ * Runs the relay until the scope closes; only the lease holder publishes. `nudgeDocument` hands it a document just
+ * written here, published at once without a read; scans find other copies' writes and what a crash left.
  */
 export const run = (options: RelayOptions) =>
   Effect.gen(function*() {
@@ -233,9 +219,7 @@ export const run = (options: RelayOptions) =>
       })
 
     /**
-     * Published and waiting to be settled. Settling is bookkeeping off the delivery path: a separate fiber does it,
-     * a batch at a time, so publishing never waits for it. Scans skip these documents meanwhile, so they are not
-     * published again.
+     * Published and waiting to be settled (by a separate fiber, a batch at a time); scans skip them meanwhile.
      */
     const unsettled = newestPending()
     const settleWake = yield* Queue.sliding<void>(1)
