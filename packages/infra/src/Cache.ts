@@ -1,6 +1,7 @@
 import type { DependencyUnavailable } from "@herald/domain/Errors"
-import { Clock, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
 import { command, Redis } from "./Redis.ts"
+import { sweepMap } from "./Ttl.ts"
 
 /**
  * A versioned cache: each value carries the version of the record it copies, and a write never replaces a newer
@@ -60,13 +61,7 @@ export const layerMemory: Layer.Layer<VersionedCache> = Layer.scoped(
       if (entry !== undefined && entry.expiresAt <= now) entries.delete(name)
       return entry !== undefined && entry.expiresAt > now ? entry : undefined
     }
-    yield* Clock.currentTimeMillis.pipe(
-      Effect.map((now) => {
-        for (const name of entries.keys()) live(name, now)
-      }),
-      Effect.repeat(Schedule.spaced(Duration.minutes(1))),
-      Effect.forkScoped
-    )
+    yield* sweepMap(entries, (entry, now) => entry.expiresAt <= now)
     const set = (name: string, version: number, value: string, ttl: Duration.Duration) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const current = live(name, now)

@@ -1,6 +1,7 @@
 import type { DependencyUnavailable } from "@herald/domain/Errors"
-import { Clock, Context, Duration, Effect, Either, Layer, Schedule, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Schema } from "effect"
 import { command, Redis } from "./Redis.ts"
+import { sweepMap } from "./Ttl.ts"
 
 /**
  * The records behind idempotent requests: a key is claimed with a lease, then replaced by the response to replay or
@@ -113,13 +114,7 @@ export const layerMemory: Layer.Layer<Idempotency> = Layer.scoped(
       const record = records.get(key)
       return record !== undefined && record.expiresAt > now ? record.value : undefined
     }
-    yield* Clock.currentTimeMillis.pipe(
-      Effect.map((now) => {
-        for (const [key, record] of records) if (record.expiresAt <= now) records.delete(key)
-      }),
-      Effect.repeat(Schedule.spaced(Duration.minutes(1))),
-      Effect.forkScoped
-    )
+    yield* sweepMap(records, (record, now) => record.expiresAt <= now)
     return Idempotency.of({
       claim: (key, fingerprint, leaseMs) =>
         Effect.map(Clock.currentTimeMillis, (now): Claim => {

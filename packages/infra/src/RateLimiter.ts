@@ -1,6 +1,7 @@
 import type { DependencyUnavailable } from "@herald/domain/Errors"
-import { Clock, Context, Duration, Effect, Either, Layer, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer } from "effect"
 import { awaitReply, command, Redis } from "./Redis.ts"
+import { sweepMap } from "./Ttl.ts"
 
 /**
  * Fixed-window counters: each key has a window that starts with its first hit and lasts `windowMs`. Each hit is
@@ -128,13 +129,7 @@ export const layerMemory: Layer.Layer<RateLimiter> = Layer.scoped(
   RateLimiter,
   Effect.gen(function*() {
     const windows = new Map<string, { count: number; resetAt: number }>()
-    yield* Clock.currentTimeMillis.pipe(
-      Effect.map((now) => {
-        for (const [key, window] of windows) if (window.resetAt <= now) windows.delete(key)
-      }),
-      Effect.repeat(Schedule.spaced(Duration.minutes(1))),
-      Effect.forkScoped
-    )
+    yield* sweepMap(windows, (window, now) => window.resetAt <= now)
     return RateLimiter.of({
       hit: (key, limit, windowMs) =>
         Effect.map(Clock.currentTimeMillis, (now) => {

@@ -29,3 +29,13 @@ export const sweepExpired = <Doc>(
       Effect.forkScoped
     ), { discard: true })
 
+
+/** Every minute, deletes the entries of an in-memory twin's map that `expiredAt` says are over (their TTL). */
+export const sweepMap = <K, V>(entries: Map<K, V>, expiredAt: (value: V, now: number) => boolean) =>
+  Clock.currentTimeMillis.pipe(
+    Effect.map((now) => {
+      for (const [key, value] of entries) if (expiredAt(value, now)) entries.delete(key)
+    }),
+    Effect.repeat(Schedule.spaced("1 minute")),
+    Effect.forkScoped
+  )
