@@ -106,3 +106,10 @@ export const Page = <A, I, R>(item: Schema.Schema<A, I, R>, description = "A pag
   }).annotations({ description })
 
 export const decodeCursor = (cursor: string): string => Buffer.from(cursor, "base64url").toString("utf8")
+
+/** `true` or `false` in a query string; a boolean in the document (and typed clients). */
+export const BooleanFromText = Schema.transform(Schema.Literal("true", "false"), Schema.Boolean, {
+  strict: true,
+  decode: (text) => text === "true",
+  encode: (flag) => (flag ? "true" : "false")
+})

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { Count, cursorParam, IsoDateTime, limitParam } from "./Common.ts"
+import { BooleanFromText, Count, cursorParam, IsoDateTime, limitParam } from "./Common.ts"
 import { exampleId, NotificationId, ProjectId } from "./Ids.ts"
 
 /** Who did what a notification tells of; `null` where it is not known (system events, older notifications). */
@@ -25,12 +25,6 @@ export class Notification extends Schema.Class<Notification>("Notification")({
   createdAt: IsoDateTime
 }, { description: "Something that happened to the user's work" }) {}
 
-/** `true` or `false` in a query string; a boolean in the document (and typed clients). */
-export const BooleanFromText = Schema.transform(Schema.Literal("true", "false"), Schema.Boolean, {
-  strict: true,
-  decode: (text) => text === "true",
-  encode: (flag) => (flag ? "true" : "false")
-})
 
 export const NotificationListQuery = Schema.Struct({
   unread: Schema.optional(

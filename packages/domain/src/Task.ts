@@ -1,7 +1,6 @@
 import { Schema } from "effect"
-import { cursorParam, IsoDateTime, limitParam, noNul, TrimmedText } from "./Common.ts"
+import { BooleanFromText, cursorParam, IsoDateTime, limitParam, noNul, TrimmedText } from "./Common.ts"
 import { exampleId, PathId, pathIdOf, ProjectId, TaskId, UserId } from "./Ids.ts"
-import { BooleanFromText } from "./Notification.ts"
 
 export const TaskStatus = Schema.Literal("todo", "in_progress", "done").annotations({ description: "Where the task stands" })
 export type TaskStatus = typeof TaskStatus.Type

@@ -6,7 +6,7 @@ import * as Logging from "./Logging.ts"
  * The process environment as configuration, where a variable set to the empty string (or to blanks) is unset:
  * `MONGODB_URL=` in an env file means "no MongoDB", not a URL to retry. Read once, at start.
  */
-export const environment = (env: Record<string, string | undefined> = process.env): ConfigProvider.ConfigProvider =>
+const environment = (env: Record<string, string | undefined> = process.env): ConfigProvider.ConfigProvider =>
   ConfigProvider.fromMap(
     new Map(Object.entries(env).flatMap(([name, value]) => value === undefined || value.trim() === "" ? [] : [[name, value]])),
     // fromEnv's delimiters, so nested and list settings read as they did.
@@ -16,7 +16,7 @@ export const environment = (env: Record<string, string | undefined> = process.en
 const firstLine = (text: string) => text.split("\n", 1)[0]?.trim() ?? ""
 
 /** What stopped a program, in one line an operator can act on: a bad setting names its variable; no stack trace. */
-export const describe = <E>(cause: Cause.Cause<E>): string => {
+const describe = <E>(cause: Cause.Cause<E>): string => {
   const error: unknown = Cause.squash(cause)
   if (ConfigError.isConfigError(error)) return `configuration error ${firstLine(String(error))}`
   if (error instanceof Error) {

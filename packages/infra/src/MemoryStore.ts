@@ -41,8 +41,6 @@ const getPath = (doc: unknown, path: string): unknown => {
 const keyOf = (value: unknown): string =>
   JSON.stringify(value instanceof Date ? { $date: value.getTime() } : value ?? null)
 
-/** Whether `doc` matches a MongoDB filter. */
-export const matches = (doc: Row, filter: Row): boolean => new Query(filter, {}).test(doc)
 
 /** Herald's update document in mingo's terms: `$unset` takes "", `$setOnInsert` applies only when inserting. */
 const modifierOf = (update: Row, inserting: boolean): Row => {

@@ -56,7 +56,6 @@ export const prometheus: Effect.Effect<string> = Effect.map(Metric.snapshot, (pa
   return `${lines.join("\n")}\n`
 })
 
-/** Where a program's metrics server listens (`METRICS_HOST`, `METRICS_PORT`; 0 lets the kernel pick a port). */
 
 /** The running metrics server of this process. */
 export class MetricsServer extends Context.Tag("Herald/MetricsServer")<MetricsServer, { readonly url: string }>() {}

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import { findBinary, goBin } from "./Ports.ts"
+import { findBinary, goBin, repositoryRoot } from "./Ports.ts"
 
 /**
  * What `npm test` needs on this machine, prepared before any test runs: FerretDB built from source when missing
@@ -10,7 +10,6 @@ import { findBinary, goBin } from "./Ports.ts"
  */
 
 const run = promisify(execFile)
-const repositoryRoot = new URL("../../../", import.meta.url).pathname
 
 /** A program the tests run, where Debian keeps it, and the package that brings it. */
 const systemPrograms: ReadonlyArray<{ readonly binary: string; readonly folders: ReadonlyArray<string>; readonly pkg: string }> = [

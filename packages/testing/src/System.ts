@@ -47,10 +47,6 @@ export const testEnv = (label: string, overrides: Record<string, string> = {}): 
   } satisfies TestEnv
 }
 
-/**
- * The real composition of Herald in this process: the gateway on an ephemeral loopback port in front of the three
- * services, on the run's MongoDB-wire server, Redis and RabbitMQ (or on the embedded twins, for `embedded`).
- */
 /** The store with every insert into `collection` delayed, by `delay` per document: a slow database, for backpressure tests. */
 const slowInserts = (collection: string, delay: Duration.DurationInput) =>
   Layer.effect(
@@ -70,6 +66,10 @@ const slowInserts = (collection: string, delay: Duration.DurationInput) =>
       }))
   ).pipe(Layer.provide(Platform.store))
 
+/**
+ * The real composition of Herald in this process: the gateway on an ephemeral loopback port in front of the three
+ * services, on the run's MongoDB-wire server, Redis and RabbitMQ (or on the embedded twins, for `embedded`).
+ */
 export const layer = (
   label: string,
   options: {

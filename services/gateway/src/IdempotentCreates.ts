@@ -56,6 +56,9 @@ const isKey = Schema.is(IdempotencyKey)
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("base64url")
 
+/** A key as it is kept (hashed: it may be any client text), the same for every spelling of it; the tasks service gets it too. */
+export const keyDigest = (header: string) => sha256(normaliseIdempotencyKey(header))
+
 /** JSON with object keys sorted at every level: bodies that differ only in spacing or key order are the same. */
 export const canonicalJson = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
@@ -174,7 +177,7 @@ export const IdempotentCreates = HttpLayerRouter.middleware(
         if (spec === undefined || header === undefined || !isKey(header)) return yield* app
         const scope = yield* scopeOf(request, route.path, spec.perUser)
         if (Option.isNone(scope)) return yield* app
-        const key = `${scope.value}:${sha256(normaliseIdempotencyKey(header))}`
+        const key = `${scope.value}:${keyDigest(header)}`
         const fingerprint = sha256(`${route.method} ${route.path}\n${yield* canonicalBody(request)}`)
         const claim = yield* Effect.either(records.claim(key, fingerprint, leaseMs))
         if (claim._tag === "Left") {

@@ -1,6 +1,6 @@
 import type { DomainEvent } from "@herald/domain/Events"
 import { newNotificationId } from "@herald/domain/Ids"
-import { Notification } from "@herald/domain/Notification"
+import { RealtimeMessage } from "@herald/domain/Notification"
 import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { Clock, Effect, Option, Schema } from "effect"
 import { Memberships } from "./Memberships.ts"
@@ -9,9 +9,7 @@ import { RecipientPreferences } from "./Preferences.ts"
 import { isProjectEvent, projectOf, recipientsOf } from "./Recipients.ts"
 import { render } from "./Render.ts"
 
-const encodePush = Schema.encodeSync(
-  Schema.parseJson(Schema.Struct({ type: Schema.Literal("notification"), notification: Notification }))
-)
+const encodePush = Schema.encodeSync(Schema.parseJson(RealtimeMessage))
 
 /** Pushes at once: one user's stay in order, different users' go together. */
 const pushConcurrency = 64
@@ -61,7 +59,11 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
           const stored = yield* repo.insertMany(docs)
           const fresh = docs.filter((_, index) => stored[index] === true)
           const byUser = new Map<string, Array<NotificationDoc>>()
-          for (const doc of fresh) byUser.set(doc.userId, [...(byUser.get(doc.userId) ?? []), doc])
+          for (const doc of fresh) {
+            const own = byUser.get(doc.userId)
+            if (own === undefined) byUser.set(doc.userId, [doc])
+            else own.push(doc)
+          }
           yield* Effect.forEach(byUser.values(), (own) => Effect.forEach(own, push, { discard: true }), {
             concurrency: pushConcurrency,
             discard: true

@@ -9,16 +9,15 @@ export interface Recipient {
   readonly type: string
 }
 
-/** The project an event belongs to, if any: its consumer mailbox and the membership that decides who hears of it. */
 /** Whether an event is about a project itself (its membership, name or deletion) rather than one of its tasks. */
 export const isProjectEvent = (event: DomainEvent): event is ProjectEvent => projectOf(event) !== null && event.type.startsWith("project.")
 
+/** The project an event belongs to, if any: its consumer mailbox and the membership that decides who hears of it. */
 export const projectOf = (event: DomainEvent): ProjectId | null => {
   switch (event.type) {
     case "task.created":
     case "task.updated":
     case "task.deleted":
-      return event.data.task.projectId
     case "task.commented":
       return event.data.task.projectId
     case "project.member_added":

@@ -42,8 +42,3 @@ export const parseMentions = (body: string, members: ReadonlyArray<Mentionable>)
   }
   return [...found.values()]
 }
-
-/** The people a comment mentions, each once. */
-export const mentionedIds = (mentions: ReadonlyArray<Mention>): ReadonlyArray<UserId> => [
-  ...new Set(mentions.flatMap((mention) => (mention.userId === null ? [] : [mention.userId])))
-]

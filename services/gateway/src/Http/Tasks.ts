@@ -3,12 +3,9 @@ import { HeraldApi } from "@herald/domain/Api"
 import { CurrentUser } from "@herald/domain/Auth"
 import { type CreateTaskRequest, parseIfMatch } from "@herald/domain/Task"
 import { Effect } from "effect"
-import { createHash } from "node:crypto"
-import { type IdempotencyHeaders, normaliseIdempotencyKey } from "@herald/domain/Idempotency"
-
-/** The key as the tasks service keeps it: hashed (it may be any client text), the same for every spelling of it. */
-const requestKeyOf = (key: string) => createHash("sha256").update(normaliseIdempotencyKey(key)).digest("base64url")
+import type { IdempotencyHeaders } from "@herald/domain/Idempotency"
 import { callTasks, TasksClient } from "@herald/infra/ServiceClients"
+import { keyDigest } from "../IdempotentCreates.ts"
 
 const ifMatch = (headers: { readonly "if-match"?: string | undefined }) => {
   const version = parseIfMatch(headers["if-match"])
@@ -20,7 +17,7 @@ export const TasksLive = HttpApiBuilder.group(HeraldApi, "tasks", (handlers) =>
     const create = ({ headers, payload }: { readonly headers: typeof IdempotencyHeaders.Type; readonly payload: CreateTaskRequest }) =>
       Effect.flatMap(CurrentUser, ({ userId }) => {
         const key = headers["idempotency-key"]
-        return callTasks(tasks.CreateTask({ userId, task: payload, ...(key === undefined ? {} : { requestKey: requestKeyOf(key) }) }))
+        return callTasks(tasks.CreateTask({ userId, task: payload, ...(key === undefined ? {} : { requestKey: keyDigest(key) }) }))
       })
     return handlers
       .handle("create", create)
