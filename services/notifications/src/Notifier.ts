@@ -49,27 +49,35 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
         Effect.catchAll((error) => Effect.logWarning("real-time push failed; the client catches up on reconnect", error))
       )
 
-    return {
-      /** Events in the order they were delivered: one insert for all their notifications, then the pushes. */
-      handle: (events: ReadonlyArray<DomainEvent>) =>
-        Effect.gen(function*() {
-          // Each recipient's preferences decide whether it is kept in-app (critical types always are).
-          const docs = yield* preferences.keepInApp((yield* Effect.forEach(events, notificationsOf)).flat())
-          if (docs.length === 0) return []
-          const stored = yield* repo.insertMany(docs)
-          const fresh = docs.filter((_, index) => stored[index] === true)
-          const byUser = new Map<string, Array<NotificationDoc>>()
-          for (const doc of fresh) {
-            const own = byUser.get(doc.userId)
-            if (own === undefined) byUser.set(doc.userId, [doc])
-            else own.push(doc)
-          }
-          yield* Effect.forEach(byUser.values(), (own) => Effect.forEach(own, push, { discard: true }), {
-            concurrency: pushConcurrency,
-            discard: true
-          })
-          return fresh
+    /**
+     * Delivers notifications made for their recipients (by events, or by the scheduler's reminders): each recipient's
+     * preferences decide whether it is kept in-app (critical types always are); one insert for all, then the pushes of
+     * those newly stored. Returns those newly stored.
+     */
+    const deliver = (candidates: ReadonlyArray<NotificationDoc>) =>
+      Effect.gen(function*() {
+        const docs = yield* preferences.keepInApp(candidates)
+        if (docs.length === 0) return []
+        const stored = yield* repo.insertMany(docs)
+        const fresh = docs.filter((_, index) => stored[index] === true)
+        const byUser = new Map<string, Array<NotificationDoc>>()
+        for (const doc of fresh) {
+          const own = byUser.get(doc.userId)
+          if (own === undefined) byUser.set(doc.userId, [doc])
+          else own.push(doc)
+        }
+        yield* Effect.forEach(byUser.values(), (own) => Effect.forEach(own, push, { discard: true }), {
+          concurrency: pushConcurrency,
+          discard: true
         })
+        return fresh
+      })
+
+    return {
+      deliver,
+      /** Events in the order they were delivered: their notifications delivered together. */
+      handle: (events: ReadonlyArray<DomainEvent>) =>
+        Effect.flatMap(Effect.forEach(events, notificationsOf), (made) => deliver(made.flat()))
     }
   }),
   dependencies: [Memberships.Default, RecipientPreferences.Default]
