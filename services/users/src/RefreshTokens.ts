@@ -1,4 +1,5 @@
 import { InvalidRefreshToken, TokenReused } from "@herald/domain/Errors"
+import { encodeEvent, envelopeOf } from "@herald/domain/Events"
 import { FamilyId, newFamilyId, UserId } from "@herald/domain/Ids"
 import { VersionedCache } from "@herald/infra/Cache"
 import { JwtConfig } from "@herald/infra/InfraConfig"
@@ -6,6 +7,8 @@ import { markRevoked } from "@herald/infra/Revocations"
 import { DocumentStore } from "@herald/infra/Store"
 import { Clock, Duration, Effect, Option, Schema } from "effect"
 import { createHash, randomBytes } from "node:crypto"
+import { UsersRelay } from "./Messaging.ts"
+import { RevokedFamilies } from "./RevokedFamilies.ts"
 import { RefreshConfig } from "./UsersConfig.ts"
 
 
@@ -17,13 +20,6 @@ const TokenDoc = Schema.Struct({
   expiresAt: Schema.DateFromSelf
 })
 const SpentDoc = Schema.Struct({ _id: Schema.String, familyId: FamilyId, spentAt: Schema.DateFromSelf, expiresAt: Schema.DateFromSelf })
-const RevokedDoc = Schema.Struct({
-  _id: FamilyId,
-  userId: UserId,
-  reason: Schema.Literal("logout", "reuse"),
-  revokedAt: Schema.DateFromSelf,
-  expiresAt: Schema.DateFromSelf
-})
 
 const digest = (token: string) => createHash("sha256").update(token).digest("hex")
 
@@ -40,7 +36,8 @@ export class RefreshTokens extends Effect.Service<RefreshTokens>()("Herald/Refre
     const expiry = [{ keys: { expiresAt: 1 as const }, expireAfterSeconds: 0 }]
     const tokens = yield* store.collection({ name: "refresh_tokens", schema: TokenDoc, indexes: [{ keys: { familyId: 1 } }, ...expiry] })
     const spent = yield* store.collection({ name: "refresh_tokens_spent", schema: SpentDoc, indexes: expiry })
-    const revoked = yield* store.collection({ name: "refresh_families_revoked", schema: RevokedDoc, indexes: expiry })
+    const families = yield* RevokedFamilies
+    const relay = yield* UsersRelay
 
     const issue = (userId: UserId, familyId: FamilyId) =>
       Effect.gen(function*() {
@@ -59,13 +56,21 @@ export class RefreshTokens extends Effect.Service<RefreshTokens>()("Herald/Refre
     const revoke = (familyId: FamilyId, userId: UserId, reason: "logout" | "reuse") =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        yield* revoked.insertOne({
-          _id: familyId,
-          userId,
-          reason,
-          revokedAt: new Date(now),
-          expiresAt: new Date(now + Duration.toMillis(ttl))
-        }).pipe(Effect.catchTag("DuplicateKey", () => Effect.void))
+        const revokedAt = new Date(now)
+        // A reuse tells the owner: the event is recorded in the revocation's own insert, so it is claimed once per
+        // family and survives a crash right after it (the relay publishes what is pending).
+        const events = reason === "reuse"
+          ? [encodeEvent({
+            ...(yield* envelopeOf(familyId, 1, userId)),
+            type: "security.session_revoked",
+            data: { familyId, reason, revokedAt }
+          })]
+          : []
+        const { claimed, doc } = yield* families.claim(
+          { _id: familyId, userId, reason, revokedAt, expiresAt: new Date(now + Duration.toMillis(ttl)) },
+          events
+        )
+        if (claimed && events.length > 0) yield* relay.nudgeDocument(families.outbox.name, families.pendingOf(doc))
         yield* markRevoked(cache, familyId, accessTtl).pipe(
           Effect.catchAll((error) =>
             Effect.logWarning("could not publish a token family's revocation to Redis; its access tokens stay valid until they expire", error)
@@ -88,7 +93,7 @@ export class RefreshTokens extends Effect.Service<RefreshTokens>()("Herald/Refre
           const found = yield* tokens.findOne({ _id: hash })
           if (Option.isNone(found) || found.value.expiresAt.getTime() <= now) return yield* Effect.fail(invalid())
           const { familyId, userId } = found.value
-          if (Option.isSome(yield* revoked.findOne({ _id: familyId }))) return yield* Effect.fail(invalid())
+          if (yield* families.isRevoked(familyId)) return yield* Effect.fail(invalid())
           const claimed = yield* spent.insertOne({ _id: hash, familyId, spentAt: new Date(now), expiresAt: found.value.expiresAt }).pipe(
             Effect.as(true),
             Effect.catchTag("DuplicateKey", () => Effect.succeed(false))
