@@ -24,6 +24,7 @@ export const cluster = (
     readonly notifications: number
     readonly gatewayEnv?: Record<string, string>
     readonly tasksEnv?: Record<string, string>
+    readonly usersEnv?: Record<string, string>
   }
 ) =>
   Effect.gen(function*() {
@@ -46,7 +47,7 @@ export const cluster = (
         (process) => Effect.promise(process.stop)
       )
     const [users, tasks, notifications, gateways] = yield* Effect.all([
-      start("users", usersPort),
+      start("users", usersPort, options.usersEnv),
       start("tasks", tasksPort, options.tasksEnv),
       Effect.forEach(notificationPorts, (at) => start("notifications", at), { concurrency: "unbounded" }),
       Effect.forEach(gatewayPorts, (at, i) =>
