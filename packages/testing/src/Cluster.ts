@@ -24,7 +24,6 @@ export const cluster = (
     readonly notifications: number
     readonly gatewayEnv?: Record<string, string>
     readonly tasksEnv?: Record<string, string>
-    readonly usersEnv?: Record<string, string>
   }
 ) =>
   Effect.gen(function*() {
@@ -47,7 +46,7 @@ export const cluster = (
         (process) => Effect.promise(process.stop)
       )
     const [users, tasks, notifications, gateways] = yield* Effect.all([
-      start("users", usersPort, options.usersEnv),
+      start("users", usersPort),
       start("tasks", tasksPort, options.tasksEnv),
       Effect.forEach(notificationPorts, (at) => start("notifications", at), { concurrency: "unbounded" }),
       Effect.forEach(gatewayPorts, (at, i) =>

@@ -1,45 +1,11 @@
-import { describe, expect, it, layer } from "@effect/vitest"
-import { cluster } from "@herald/testing/Cluster"
-import { eventually, field, request, signUp, sleep, text } from "@herald/testing/Http"
-import { freePort } from "@herald/testing/Ports"
-import { startService } from "@herald/testing/Services"
+import { describe, expect, layer } from "@effect/vitest"
+import { eventually, field, request, signUp, sleep } from "@herald/testing/Http"
 import { connect, ofType } from "@herald/testing/Stream"
 import * as System from "@herald/testing/System"
 import { Duration, Effect } from "effect"
-import { generateKeyPairSync } from "node:crypto"
+import { login, noticesOfFamily, reuse, revokedNotices, spentToken } from "./support/Sessions.ts"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
-
-type User = Awaited<ReturnType<typeof signUp>>
-
-/** The family (login) an access token belongs to: its `fid` claim. */
-const familyOf = (accessToken: string) => text(JSON.parse(Buffer.from(accessToken.split(".")[1] ?? "", "base64url").toString()), "fid")
-
-/** A fresh login of `user`: a family of its own. */
-const login = async (base: string, user: User) => {
-  const reply = await request(base, "/api/users/login", { body: { email: user.email, password: user.password } })
-  if (reply.status !== 200) throw new Error(`login failed: ${reply.status} ${reply.text}`)
-  return { access: text(reply.body, "accessToken"), refresh: text(reply.body, "refreshToken"), familyId: familyOf(text(reply.body, "accessToken")) }
-}
-
-/** Refreshes once (the first token is then spent), and returns the spent token with the family. */
-const spentToken = async (base: string, user: User) => {
-  const session = await login(base, user)
-  const rotated = await request(base, "/api/users/refresh", { body: { refreshToken: session.refresh } })
-  if (rotated.status !== 200) throw new Error(`refresh failed: ${rotated.status} ${rotated.text}`)
-  return { spent: session.refresh, current: text(rotated.body, "refreshToken"), familyId: session.familyId }
-}
-
-const reuse = (base: string, refreshToken: string) => request(base, "/api/users/refresh", { body: { refreshToken } })
-
-/** The `security.session_revoked` notifications in the inbox of the holder of `token`. */
-const revokedNotices = async (base: string, token: string) => {
-  const reply = await request(base, "/api/notifications?type=security.session_revoked&limit=100", { token })
-  if (reply.status !== 200) throw new Error(`inbox failed: ${reply.status} ${reply.text}`)
-  return field(reply.body, "items") as Array<unknown>
-}
-
-const noticesOfFamily = (items: ReadonlyArray<unknown>, familyId: string) => items.filter((item) => field(item, "data", "familyId") === familyId)
 
 describe("security.session_revoked: a reused refresh token tells the account's owner, once", () => {
   for (const embedded of [false, true]) {
@@ -136,29 +102,4 @@ describe("security.session_revoked: a reused refresh token tells the account's o
       }
     )
   }
-
-  it.live("recorded, never published, then the users service is killed: after its restart the relay publishes it, once", () =>
-    Effect.gen(function*() {
-      const key = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString()
-      const env = System.testEnv("revoked-crash", { JWT_PRIVATE_KEY: key })
-      // The users service starts with no broker to reach: its revocations can only be recorded.
-      const nowhere = `amqp://127.0.0.1:${yield* promise(freePort)}`
-      const running = yield* cluster(env, { gateways: 1, notifications: 1, usersEnv: { AMQP_URL: nowhere, AMQP_CONNECT_RETRIES: "0" } })
-      const url = running.gateways[0]?.url ?? ""
-      const user = yield* promise(() => signUp(url, "crash"))
-      const family = yield* promise(() => spentToken(url, user))
-      expect((yield* promise(() => reuse(url, family.spent))).status).toBe(401)
-      yield* promise(() => sleep(1_000))
-      expect(yield* promise(() => revokedNotices(url, user.token))).toHaveLength(0)
-
-      yield* promise(running.users.kill)
-      yield* Effect.acquireRelease(
-        promise(() => startService("services/users/src/main.ts", { ...running.envOf(running.users), AMQP_URL: env.AMQP_URL ?? "" }, { port: running.users.port })),
-        (process) => promise(process.stop)
-      )
-      const items = yield* promise(() => eventually(() => revokedNotices(url, user.token), (found) => found.length > 0, 20_000))
-      expect(noticesOfFamily(items, family.familyId)).toHaveLength(1)
-      yield* promise(() => sleep(1_500))
-      expect(yield* promise(() => revokedNotices(url, user.token))).toHaveLength(1)
-    }).pipe(Effect.scoped), { timeout: 60_000 })
 })
