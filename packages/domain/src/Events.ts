@@ -5,6 +5,7 @@ import { Comment } from "./Comment.ts"
 import { EventId, ExportId, FamilyId, newEventId, ProjectId, TaskId, UserId } from "./Ids.ts"
 import { MemberRef, MemberRoles, ProjectRole } from "./Member.ts"
 import { Task, TaskStatus } from "./Task.ts"
+import { SessionClient } from "./User.ts"
 
 /** The exchange every domain event is published to; the routing key is the event type. */
 export const eventsExchange = "herald.events"
@@ -136,7 +137,9 @@ export type ExportFailed = typeof ExportFailed.Type
 export const SessionRevoked = envelope("security.session_revoked", {
   familyId: FamilyId,
   reason: Schema.Literal("reuse"),
-  revokedAt: IsoDateTime
+  revokedAt: IsoDateTime,
+  /** Who presented the spent token (null when the gateway did not say). */
+  client: Schema.NullOr(SessionClient)
 })
 export type SessionRevoked = typeof SessionRevoked.Type
 

@@ -139,7 +139,7 @@ export const render = (event: DomainEvent, recipient: Recipient): Rendered => {
         type: event.type,
         title: "Session revoked",
         body: "Someone used an old refresh token of yours; every session of that login was signed out. If it was not you, change your password.",
-        data: { actor: null, projectId: null, taskId: null, familyId: event.data.familyId }
+        data: { actor: null, projectId: null, taskId: null, familyId: event.data.familyId, client: event.data.client }
       }
   }
 }

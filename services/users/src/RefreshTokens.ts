@@ -1,6 +1,7 @@
 import { InvalidRefreshToken, TokenReused } from "@herald/domain/Errors"
 import { encodeEvent, envelopeOf } from "@herald/domain/Events"
 import { FamilyId, newFamilyId, UserId } from "@herald/domain/Ids"
+import type { SessionClient } from "@herald/domain/User"
 import { VersionedCache } from "@herald/infra/Cache"
 import { JwtConfig } from "@herald/infra/InfraConfig"
 import { markRevoked } from "@herald/infra/Revocations"
@@ -53,7 +54,7 @@ export class RefreshTokens extends Effect.Service<RefreshTokens>()("Herald/Refre
         return token
       })
 
-    const revoke = (familyId: FamilyId, userId: UserId, reason: "logout" | "reuse") =>
+    const revoke = (familyId: FamilyId, userId: UserId, reason: "logout" | "reuse", client: SessionClient | null) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const revokedAt = new Date(now)
@@ -63,7 +64,7 @@ export class RefreshTokens extends Effect.Service<RefreshTokens>()("Herald/Refre
           ? [encodeEvent({
             ...(yield* envelopeOf(familyId, 1, userId)),
             type: "security.session_revoked",
-            data: { familyId, reason, revokedAt }
+            data: { familyId, reason, revokedAt, client }
           })]
           : []
         const { claimed, doc } = yield* families.claim(
@@ -85,8 +86,8 @@ export class RefreshTokens extends Effect.Service<RefreshTokens>()("Herald/Refre
       /** A new family: what a login starts. */
       start: (userId: UserId) =>
         Effect.flatMap(newFamilyId, (familyId) => Effect.map(issue(userId, familyId), (token) => ({ token, familyId }))),
-      /** Spends `token` and returns its successor in the same family. */
-      rotate: (token: string) =>
+      /** Spends `token` and returns its successor in the same family; `client` presented it. */
+      rotate: (token: string, client: SessionClient | null) =>
         Effect.gen(function*() {
           const hash = digest(token)
           const now = yield* Clock.currentTimeMillis
@@ -99,7 +100,7 @@ export class RefreshTokens extends Effect.Service<RefreshTokens>()("Herald/Refre
             Effect.catchTag("DuplicateKey", () => Effect.succeed(false))
           )
           if (!claimed) {
-            yield* revoke(familyId, userId, "reuse")
+            yield* revoke(familyId, userId, "reuse", client)
             return yield* Effect.fail(new TokenReused({ message: "refresh token already used; every token of this login is revoked" }))
           }
           return { token: yield* issue(userId, familyId), userId, familyId }
@@ -108,7 +109,7 @@ export class RefreshTokens extends Effect.Service<RefreshTokens>()("Herald/Refre
       revokeFamilyOf: (token: string, userId: UserId) =>
         Effect.gen(function*() {
           const found = yield* tokens.findOne({ _id: digest(token) })
-          if (Option.isSome(found) && found.value.userId === userId) yield* revoke(found.value.familyId, userId, "logout")
+          if (Option.isSome(found) && found.value.userId === userId) yield* revoke(found.value.familyId, userId, "logout", null)
         })
     }
   })

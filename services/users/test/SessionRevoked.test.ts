@@ -20,7 +20,8 @@ describe("security.session_revoked: a reused refresh token tells the account's o
             const stream = yield* connect(url, { token: user.token })
             const family = yield* promise(() => spentToken(url, user))
 
-            const first = yield* promise(() => reuse(url, family.spent))
+            // From another address and browser than the owner's: the notice says who presented the token.
+            const first = yield* promise(() => reuse(url, family.spent, { localAddress: "127.0.0.9", headers: { "user-agent": "Stolen/1.0" } }))
             expect(first.status).toBe(401)
             expect(field(first.body, "error", "code")).toBe("unauthorized")
             // Again with the spent token, and with the newer token of the revoked family: no second notice.
@@ -37,8 +38,9 @@ describe("security.session_revoked: a reused refresh token tells the account's o
               body: "Someone used an old refresh token of yours; every session of that login was signed out. If it was not you, change your password.",
               actor: null,
               read: false,
-              data: { actor: null, projectId: null, taskId: null, familyId: family.familyId }
+              data: { actor: null, projectId: null, taskId: null, familyId: family.familyId, client: { userAgent: "Stolen/1.0" } }
             })
+            expect(field(items[0], "data", "client", "ip")).toMatch(/^(::ffff:)?127\.0\.0\.9$/)
             expect(JSON.stringify(items[0])).not.toContain(family.spent)
 
             const pushed = yield* promise(() =>

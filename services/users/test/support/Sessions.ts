@@ -1,4 +1,4 @@
-import { field, request, type signUp, text } from "@herald/testing/Http"
+import { type Call, field, request, type signUp, text } from "@herald/testing/Http"
 
 type User = Awaited<ReturnType<typeof signUp>>
 
@@ -21,7 +21,8 @@ export const spentToken = async (base: string, user: User) => {
   return { spent: session.refresh, current: text(rotated.body, "refreshToken"), familyId: session.familyId }
 }
 
-export const reuse = (base: string, refreshToken: string) => request(base, "/api/users/refresh", { body: { refreshToken } })
+export const reuse = (base: string, refreshToken: string, call: Omit<Call, "body"> = {}) =>
+  request(base, "/api/users/refresh", { ...call, body: { refreshToken } })
 
 /** The `security.session_revoked` notifications in the inbox of the holder of `token`. */
 export const revokedNotices = async (base: string, token: string) => {
