@@ -2,9 +2,10 @@ import { Clock, Effect, Schema } from "effect"
 import { IsoDateTime } from "./Common.ts"
 import { ExportFormat } from "./Export.ts"
 import { Comment } from "./Comment.ts"
-import { EventId, ExportId, newEventId, ProjectId, TaskId, UserId } from "./Ids.ts"
+import { EventId, ExportId, FamilyId, newEventId, ProjectId, TaskId, UserId } from "./Ids.ts"
 import { MemberRef, MemberRoles, ProjectRole } from "./Member.ts"
 import { Task, TaskStatus } from "./Task.ts"
+import { SessionClient } from "./User.ts"
 
 /** The exchange every domain event is published to; the routing key is the event type. */
 export const eventsExchange = "herald.events"
@@ -129,6 +130,19 @@ export const ExportFailed = envelope("export.failed", {
 })
 export type ExportFailed = typeof ExportFailed.Type
 
+/**
+ * A spent refresh token was presented again, so its family (every session of one login) was revoked: someone may hold
+ * a stolen token. Its aggregate is the family; `userId` is the account's owner, who is told (nobody acted on purpose).
+ */
+export const SessionRevoked = envelope("security.session_revoked", {
+  familyId: FamilyId,
+  reason: Schema.Literal("reuse"),
+  revokedAt: IsoDateTime,
+  /** Who presented the spent token (null when the gateway did not say). */
+  client: Schema.NullOr(SessionClient)
+})
+export type SessionRevoked = typeof SessionRevoked.Type
+
 export const DomainEvent = Schema.Union(
   TaskCreated,
   TaskUpdated,
@@ -142,7 +156,8 @@ export const DomainEvent = Schema.Union(
   ProjectDeleted,
   ExportRequested,
   ExportCompleted,
-  ExportFailed
+  ExportFailed,
+  SessionRevoked
 )
 export type DomainEvent = typeof DomainEvent.Type
 export type DomainEventEncoded = typeof DomainEvent.Encoded

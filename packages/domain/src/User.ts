@@ -87,6 +87,13 @@ export const RefreshRequest = Schema.Struct({ refreshToken: RefreshToken }).anno
   examples: [{ refreshToken: "rt_fam_01J9Z3YQ7KWRC8V2T5X0F8M4PD.Zm9vYmFy" }]
 })
 
+/** Who presented a refresh token, as the gateway saw them: told to the owner when a reuse revokes a login. */
+export const SessionClient = Schema.Struct({
+  ip: Schema.String.pipe(Schema.maxLength(64)),
+  userAgent: Schema.NullOr(Schema.String.pipe(Schema.maxLength(256)))
+})
+export type SessionClient = typeof SessionClient.Type
+
 export const UpdateProfileRequest = Schema.Struct({ name: UserName }).annotations({
   description: "The new profile fields",
   examples: [{ name: "Ada King" }]

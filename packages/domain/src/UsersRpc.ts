@@ -11,7 +11,7 @@ import {
 import { Readiness } from "./Health.ts"
 import { UserId } from "./Ids.ts"
 import { Preferences, VersionedPreferences } from "./Preferences.ts"
-import { Jwks, LoginRequest, RefreshRequest, RegisterRequest, TokenPair, UpdateProfileRequest, User } from "./User.ts"
+import { Jwks, LoginRequest, RefreshRequest, RegisterRequest, SessionClient, TokenPair, UpdateProfileRequest, User } from "./User.ts"
 
 /** The users service, as the gateway calls it. The gateway passes the verified caller's id; clients never do. */
 export class UsersRpc extends RpcGroup.make(
@@ -26,7 +26,8 @@ export class UsersRpc extends RpcGroup.make(
     error: Schema.Union(InvalidCredentials, DependencyUnavailable)
   }),
   Rpc.make("Refresh", {
-    payload: RefreshRequest,
+    // `client` is optional so that a gateway of the previous release can still call.
+    payload: { refreshToken: RefreshRequest.fields.refreshToken, client: Schema.optional(SessionClient) },
     success: TokenPair,
     error: Schema.Union(InvalidRefreshToken, TokenReused, DependencyUnavailable)
   }),

@@ -80,7 +80,8 @@ export const herald = (retryDelaysMs: ReadonlyArray<number>, prefix = "") => {
     { exchange, pattern: "task.*" },
     { exchange, pattern: "project.*" },
     { exchange, pattern: "export.completed" },
-    { exchange, pattern: "export.failed" }
+    { exchange, pattern: "export.failed" },
+    { exchange, pattern: "security.*" }
   ], {
     ...options,
     singleActiveConsumer: true

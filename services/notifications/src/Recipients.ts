@@ -61,7 +61,8 @@ const taskRecipients = (
 
 /**
  * Who is told of an event: the task's watchers, its assignee and the people a comment mentions, or every member for
- * a project event; only members (see `eligible`), never the actor. Export outcomes go to the user who asked.
+ * a project event; only members (see `eligible`), never the actor. Export outcomes go to the user who asked, a revoked
+ * session to the account's owner.
  */
 export const recipientsOf = (event: DomainEvent, known: Option.Option<MembershipDoc>): ReadonlyArray<Recipient> => {
   switch (event.type) {
@@ -103,5 +104,8 @@ export const recipientsOf = (event: DomainEvent, known: Option.Option<Membership
       const allowed = event.type === "project.deleted" ? new Set(members) : eligible(members, event.aggregateVersion, known)
       return members.filter((id) => id !== event.userId && allowed.has(id)).map((userId) => ({ userId, type: event.type }))
     }
+    case "security.session_revoked":
+      // The account's owner, named by the envelope's user: nobody acted, so nobody is left out as the actor.
+      return [{ userId: event.userId, type: event.type }]
   }
 }

@@ -134,5 +134,12 @@ export const render = (event: DomainEvent, recipient: Recipient): Rendered => {
         body: `Your ${event.data.format.toUpperCase()} export failed: ${event.data.error}`,
         data: { actor: null, projectId: null, taskId: null, exportId: event.data.exportId, format: event.data.format, error: event.data.error }
       }
+    case "security.session_revoked":
+      return {
+        type: event.type,
+        title: "Session revoked",
+        body: "Someone used an old refresh token of yours; every session of that login was signed out. If it was not you, change your password.",
+        data: { actor: null, projectId: null, taskId: null, familyId: event.data.familyId, client: event.data.client }
+      }
   }
 }

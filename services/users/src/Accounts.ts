@@ -1,6 +1,6 @@
 import { type DependencyUnavailable, EmailTaken, InvalidCredentials, UserNotFound } from "@herald/domain/Errors"
 import { newUserId, type UserId } from "@herald/domain/Ids"
-import type { LoginRequest, RegisterRequest, TokenPair, User } from "@herald/domain/User"
+import type { LoginRequest, RegisterRequest, SessionClient, TokenPair, User } from "@herald/domain/User"
 import { TokenSigner } from "@herald/infra/Jwt"
 import { Clock, Effect, Option } from "effect"
 import { Passwords } from "./Passwords.ts"
@@ -61,8 +61,9 @@ export class Accounts extends Effect.Service<Accounts>()("Herald/Accounts", {
           return yield* tokenPair(found.value._id, familyId, token)
         }),
 
-      refresh: (refreshToken: string) =>
-        Effect.flatMap(refreshTokens.rotate(refreshToken), ({ familyId, token, userId }) => tokenPair(userId, familyId, token)),
+      /** `client`: who presented the token, told to the owner if it was spent already. */
+      refresh: (refreshToken: string, client: SessionClient | null) =>
+        Effect.flatMap(refreshTokens.rotate(refreshToken, client), ({ familyId, token, userId }) => tokenPair(userId, familyId, token)),
 
       logout: (userId: UserId, refreshToken: string) => refreshTokens.revokeFamilyOf(refreshToken, userId),
 

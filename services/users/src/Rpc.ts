@@ -15,7 +15,7 @@ export const UsersHandlers = UsersRpc.toLayer(
     return {
       Register: (request) => accounts.register(request),
       Login: (request) => accounts.login(request),
-      Refresh: ({ refreshToken }) => accounts.refresh(refreshToken),
+      Refresh: ({ client, refreshToken }) => accounts.refresh(refreshToken, client ?? null),
       Logout: ({ refreshToken, userId }) => accounts.logout(userId, refreshToken),
       GetProfile: ({ userId }) => accounts.profile(userId),
       FindUser: ({ email }) => accounts.findByEmail(email),
