@@ -2,7 +2,7 @@ import type { DependencyUnavailable } from "@herald/domain/Errors"
 import type { DomainEvent, TaskAudience, TaskEvent } from "@herald/domain/Events"
 import { newNotificationId, ProjectId, TaskId, UserId } from "@herald/domain/Ids"
 import { DocumentStore } from "@herald/infra/Store"
-import { Clock, Duration, Effect, Metric, Option, Schema } from "effect"
+import { Clock, Data, Duration, Effect, Metric, Option, Schema } from "effect"
 import { Memberships } from "./Memberships.ts"
 import { newInboxState, type NotificationDoc } from "./NotificationRepo.ts"
 import { DueReminderConfig } from "./NotificationsConfig.ts"
@@ -52,6 +52,9 @@ const audienceOf = (event: TaskEvent): TaskAudience | null =>
 
 /** The notification id of a firing, the same at every attempt: a repeated firing is refused per recipient. */
 export const reminderEventId = (firingId: string) => `reminder:${firingId}`
+
+/** Another writer moved a task's version marker between this one's read and write. */
+class TaskVersionRaced extends Data.TaggedError("TaskVersionRaced")<{ readonly taskId: string }> {}
 
 const fired = Metric.counter("herald_due_reminders_fired_total", { description: "Due-date reminders fired (task.due_soon, task.overdue)" })
 
@@ -108,9 +111,12 @@ export class DueReminders extends Effect.Service<DueReminders>()("Herald/DueRemi
     const fire = (timer: DueTimerDoc, now: number) =>
       Effect.gen(function*() {
         const done = yield* firings.findOne({ _id: timer.firingId })
+        // A timer a newer event replaced (its deletion lost to a race, or to a crash) never fires.
+        const newest = yield* tasks.findOne({ _id: timer.taskId })
+        const superseded = Option.isSome(newest) && newest.value.version > timer.version
         // Past its due date a `due_soon` says nothing the `overdue` does not (a scheduler that was down catches up).
         const stale = timer.kind === "due_soon" && timer.dueDate.getTime() <= now
-        if (Option.isNone(done) && !stale) {
+        if (Option.isNone(done) && !superseded && !stale) {
           const known = timer.projectId === null ? Option.none() : yield* memberships.get(timer.projectId)
           const audience = { watchers: timer.watchers, memberIds: timer.memberIds, projectVersion: timer.projectVersion }
           const rendered = renderReminder(timer, now)
@@ -138,26 +144,34 @@ export class DueReminders extends Effect.Service<DueReminders>()("Herald/DueRemi
     const track = (event: TaskEvent) =>
       Effect.gen(function*() {
         const taskId = event.data.task.id
+        const wanted = timersOf(event)
+        // A first version without a due date has nothing to do, and leaves nothing an older event could undo: no read.
+        if (wanted.length === 0 && event.aggregateVersion === 1) return []
         const known = yield* tasks.findOne({ _id: taskId })
         if (Option.isSome(known) && known.value.version >= event.aggregateVersion) return []
-        const wanted = timersOf(event)
-        // A first version without a due date leaves nothing that an older event could undo: no marker needed.
-        if (Option.isNone(known) && wanted.length === 0 && event.aggregateVersion === 1) return []
         const claimed = wanted.length === 0
           ? []
           : yield* firings.find({ _id: { $in: wanted.map((timer) => timer.firingId) } })
         const fresh = wanted.filter((timer) => !claimed.some((claim) => claim._id === timer.firingId))
         if (fresh.length > 0) yield* timers.insertMany(fresh)
         yield* timers.deleteMany({ taskId, version: { $lt: event.aggregateVersion } })
-        yield* Option.isNone(known)
-          ? tasks.insertOne({ _id: taskId, version: event.aggregateVersion }).pipe(
-            // One writer per task (its project's mailbox): an existing marker means a crash after an insert.
-            Effect.catchTag("DuplicateKey", () => tasks.updateOne({ _id: taskId }, { $set: { version: event.aggregateVersion } }))
+        // A task's events have one writer (its project's mailbox) but for a move between projects: a race is retried.
+        const moved = Option.isNone(known)
+          ? yield* tasks.insertOne({ _id: taskId, version: event.aggregateVersion }).pipe(
+            Effect.as(true),
+            Effect.catchTag("DuplicateKey", () => Effect.succeed(false))
           )
-          : tasks.updateOne({ _id: taskId, version: known.value.version }, { $set: { version: event.aggregateVersion } })
+          : yield* Effect.map(
+            tasks.updateOne({ _id: taskId, version: known.value.version }, { $set: { version: event.aggregateVersion } }),
+            (result) => result.matched === 1
+          )
+        if (!moved) return yield* Effect.fail(new TaskVersionRaced({ taskId }))
         const now = yield* Clock.currentTimeMillis
         return fresh.filter((timer) => timer.fireAt.getTime() <= now)
-      }).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
+      }).pipe(
+        Effect.retry({ while: (error) => error._tag === "TaskVersionRaced", times: 3 }),
+        Effect.catchTags({ DuplicateKey: (error) => Effect.die(error), TaskVersionRaced: (error) => Effect.die(error) })
+      )
 
     /** Fires every timer due at the current time, oldest first, a batch at a time; how many it fired. */
     const fireDue: Effect.Effect<number, DependencyUnavailable> = Effect.gen(function*() {
