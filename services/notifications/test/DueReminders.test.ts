@@ -9,7 +9,7 @@ import { mongoStore } from "@herald/testing/Env"
 import { eventually, field, request, signUp, teammateOf, text } from "@herald/testing/Http"
 import * as System from "@herald/testing/System"
 import { Context, Effect, Exit, Layer, Schema, Scope, TestClock } from "effect"
-import { DueReminders } from "../src/DueReminders.ts"
+import { DueReminders, DueTimerDoc } from "../src/DueReminders.ts"
 import { runDueScheduler } from "../src/DueScheduler.ts"
 import { Memberships } from "../src/Memberships.ts"
 import { NotificationRepo } from "../src/NotificationRepo.ts"
@@ -240,6 +240,26 @@ describe("due-date reminders", () => {
       yield* consume(service, [other, otherMoved])
       yield* service.reminders.fireDue
       expect(yield* remindersOf(service, assignee)).toEqual([["task.due_soon 'Task 2' is due in 20 hours", "task.overdue 'Task 2' is overdue"]])
+    }))
+
+  it.scoped("a timer that a newer event replaced never fires, even when its deletion was lost (a crash, or a race of two mailboxes)", () =>
+    Effect.gen(function*() {
+      yield* at(0)
+      const store = yield* storeOf("due-superseded")
+      const service = yield* copyOn(store)
+      yield* consume(service, [taskEvent("task.created", { n: 1, version: 1, dueInHours: 48 })])
+      const replaced = yield* service.reminders.pending
+      yield* consume(service, [taskEvent("task.updated", { n: 1, version: 2, dueInHours: 72 })])
+      const timers = yield* store.collection({ name: "due_timers", schema: DueTimerDoc, indexes: [] })
+      yield* timers.insertMany(replaced)
+      for (const hours of [24, 48, 72]) {
+        yield* at(hours)
+        yield* service.reminders.fireDue
+      }
+      expect(yield* remindersOf(service, assignee)).toEqual([["task.due_soon 'Task 1' is due in 24 hours", "task.overdue 'Task 1' is overdue"]])
+      const [overdue] = (yield* service.repo.list(assignee, { limit: 1 })).items
+      expect(overdue?.data.dueDate).toBe(new Date(start + 72 * hour).toISOString())
+      expect(yield* service.reminders.pending).toEqual([])
     }))
 
   it.scoped("two copies of the scheduler, on one database, fire each reminder exactly once", () =>
