@@ -156,7 +156,7 @@ export class DueReminders extends Effect.Service<DueReminders>()("Herald/DueRemi
         if (fresh.length > 0) yield* timers.insertMany(fresh)
         yield* timers.deleteMany({ taskId, version: { $lt: event.aggregateVersion } })
         // A task's events have one writer (its project's mailbox) but for a move between projects: a race is retried.
-        const moved = Option.isNone(known)
+        const written = Option.isNone(known)
           ? yield* tasks.insertOne({ _id: taskId, version: event.aggregateVersion }).pipe(
             Effect.as(true),
             Effect.catchTag("DuplicateKey", () => Effect.succeed(false))
@@ -165,7 +165,7 @@ export class DueReminders extends Effect.Service<DueReminders>()("Herald/DueRemi
             tasks.updateOne({ _id: taskId, version: known.value.version }, { $set: { version: event.aggregateVersion } }),
             (result) => result.matched === 1
           )
-        if (!moved) return yield* Effect.fail(new TaskVersionRaced({ taskId }))
+        if (!written) return yield* Effect.fail(new TaskVersionRaced({ taskId }))
         const now = yield* Clock.currentTimeMillis
         return fresh.filter((timer) => timer.fireAt.getTime() <= now)
       }).pipe(
