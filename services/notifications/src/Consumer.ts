@@ -2,6 +2,7 @@ import { DomainEvent } from "@herald/domain/Events"
 import * as ConsumerPool from "@herald/infra/ConsumerPool"
 import type { Delivery } from "@herald/infra/Broker"
 import { Effect, Schema } from "effect"
+import { DueReminders } from "./DueReminders.ts"
 import { NotificationsTopology } from "./Messaging.ts"
 import { Notifier } from "./Notifier.ts"
 import { PoolConfig } from "@herald/infra/InfraConfig"
@@ -23,6 +24,7 @@ export const mailboxOf = (delivery: Delivery): string | undefined => projectKey.
  */
 export const runConsumer = Effect.gen(function*() {
   const notifier = yield* Notifier
+  const reminders = yield* DueReminders
   const { notifications } = yield* NotificationsTopology
   const pool = yield* PoolConfig
 
@@ -31,8 +33,9 @@ export const runConsumer = Effect.gen(function*() {
       Effect.mapError((error) => new ConsumerPool.Poison({ reason: `not a Herald event: ${error.message.slice(0, 500)}` }))
     )
 
-  /** Events of one worker's mailbox (one or several), in order. */
-  const handleMany = (bodies: ReadonlyArray<string>) => Effect.flatMap(Effect.forEach(bodies, decode), notifier.handle)
+  /** Events of one worker's mailbox (one or several), in order: their notifications, then their tasks' due timers. */
+  const handleMany = (bodies: ReadonlyArray<string>) =>
+    Effect.flatMap(Effect.forEach(bodies, decode), (events) => Effect.zipRight(notifier.handle(events), reminders.track(events)))
 
   return yield* ConsumerPool.run({
     name: "notifications",

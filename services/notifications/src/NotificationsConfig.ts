@@ -26,3 +26,12 @@ export const PreferencesCacheConfig = Config.all({
     Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 })
   )
 })
+
+/** Due-date reminders: how long before its due date a task is `task.due_soon`, and how often the scheduler looks. */
+export const DueReminderConfig = Config.all({
+  lead: Config.duration("DUE_SOON_LEAD").pipe(Config.withDefault(Duration.hours(24))),
+  pollEvery: Config.duration("DUE_REMINDER_POLL").pipe(
+    Config.withDefault(Duration.seconds(5)),
+    Config.validate({ message: "must be at least 10 milliseconds", validation: (d) => Duration.toMillis(d) >= 10 })
+  )
+})

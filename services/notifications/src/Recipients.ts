@@ -109,3 +109,19 @@ export const recipientsOf = (event: DomainEvent, known: Option.Option<Membership
       return [{ userId: event.userId, type: event.type }]
   }
 }
+
+/**
+ * Who is reminded of a task's due date (`type`): its watchers and assignee as its last event left them, members at that
+ * event's version and still members now (see `eligible`). Nobody acts, so nobody is left out as the actor.
+ */
+export const reminderRecipients = (
+  audience: TaskAudience,
+  assigneeId: UserId | null,
+  known: Option.Option<MembershipDoc>,
+  type: string
+): ReadonlyArray<Recipient> => {
+  const members = eligible(audience.memberIds, audience.projectVersion, known)
+  return [...new Set([...audience.watchers, ...(assigneeId === null ? [] : [assigneeId])])]
+    .filter((id) => members.has(id))
+    .map((userId) => ({ userId, type }))
+}

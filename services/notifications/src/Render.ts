@@ -143,3 +143,34 @@ export const render = (event: DomainEvent, recipient: Recipient): Rendered => {
       }
   }
 }
+
+/** What a due-date reminder is about: the task as its last event left it. */
+export interface ReminderSubject {
+  readonly kind: "due_soon" | "overdue"
+  readonly taskId: string
+  readonly title: string
+  readonly projectId: string | null
+  readonly dueDate: Date
+}
+
+const minute = 60_000
+const hour = 60 * minute
+const plural = (count: number, unit: string) => `${count} ${unit}${count === 1 ? "" : "s"}`
+
+/** How long until `millis` from now, in words a person rounds to ("24 hours", "3 days", "5 minutes"). */
+const inWords = (millis: number) =>
+  millis >= 48 * hour
+    ? plural(Math.round(millis / (24 * hour)), "day")
+    : millis >= hour
+    ? plural(Math.round(millis / hour), "hour")
+    : millis >= minute
+    ? plural(Math.round(millis / minute), "minute")
+    : "less than a minute"
+
+/** A due-date reminder in words, at `now`: nobody did it, so `actor` is null. */
+export const renderReminder = (subject: ReminderSubject, now: number): Rendered => {
+  const data = { actor: null, projectId: subject.projectId, taskId: subject.taskId, dueDate: subject.dueDate.toISOString() }
+  return subject.kind === "due_soon"
+    ? { type: "task.due_soon", title: "Due soon", body: `'${subject.title}' is due in ${inWords(subject.dueDate.getTime() - now)}`, data }
+    : { type: "task.overdue", title: "Overdue", body: `'${subject.title}' is overdue`, data }
+}

@@ -8,6 +8,8 @@ import { TasksClient, UsersClient } from "@herald/infra/ServiceClients"
 import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Layer } from "effect"
 import { runConsumer } from "./Consumer.ts"
+import { DueReminders } from "./DueReminders.ts"
+import { runDueScheduler } from "./DueScheduler.ts"
 import { ExportRepo } from "./ExportRepo.ts"
 import { Exports } from "./Exports.ts"
 import { runExportWorker } from "./ExportWorker.ts"
@@ -40,8 +42,10 @@ export const Core = Layer.merge(Exports.Default, Inbox.Default).pipe(
   Layer.provideMerge(Layer.mergeAll(NotificationRepo.Default, ExportRepo.Default, WriteLock.Default, NotificationsTopology.Default))
 )
 
-/** The consumers: notifications from events, and the export workers. */
-export const Consumers = Layer.scopedDiscard(Effect.all([runConsumer, runExportWorker])).pipe(Layer.provide(Notifier.Default))
+/** The consumers: notifications from events, the export workers, and the due-date reminders' scheduler. */
+export const Consumers = Layer.scopedDiscard(Effect.all([runConsumer, runExportWorker, runDueScheduler])).pipe(
+  Layer.provide(DueReminders.Default.pipe(Layer.provideMerge(Notifier.Default)))
+)
 
 /**
  * The notifications service as routes (its RPC group at `/rpc/notifications`) plus its consumers. Needs a store, a
