@@ -8,6 +8,7 @@ import { TasksClient, UsersClient } from "@herald/infra/ServiceClients"
 import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Layer } from "effect"
 import { runConsumer } from "./Consumer.ts"
+import { Digests, runDigests } from "./Digests.ts"
 import { ExportRepo } from "./ExportRepo.ts"
 import { Exports } from "./Exports.ts"
 import { runExportWorker } from "./ExportWorker.ts"
@@ -40,8 +41,10 @@ export const Core = Layer.merge(Exports.Default, Inbox.Default).pipe(
   Layer.provideMerge(Layer.mergeAll(NotificationRepo.Default, ExportRepo.Default, WriteLock.Default, NotificationsTopology.Default))
 )
 
-/** The consumers: notifications from events, and the export workers. */
-export const Consumers = Layer.scopedDiscard(Effect.all([runConsumer, runExportWorker])).pipe(Layer.provide(Notifier.Default))
+/** The consumers: notifications from events, the export workers, and the email digest job. */
+export const Consumers = Layer.scopedDiscard(Effect.all([runConsumer, runExportWorker, runDigests])).pipe(
+  Layer.provide(Layer.merge(Notifier.Default, Digests.Default))
+)
 
 /**
  * The notifications service as routes (its RPC group at `/rpc/notifications`) plus its consumers. Needs a store, a
