@@ -22,7 +22,7 @@ const newestFirst = (a: DigestItemDoc, b: DigestItemDoc) =>
  * The digest of one window's items: grouped by project (the project with the newest item first, items without a
  * project as one more group), newest first inside each, with a count per group and in all.
  */
-export const composeDigest = (
+const composeDigest = (
   id: string,
   userId: UserId,
   window: { readonly start: Date; readonly end: Date },
@@ -62,10 +62,9 @@ export const composeDigest = (
 }
 
 /**
- * Composes the digests of closed windows: one record per (user, window), claimed by the unique `_id`
- * `digest:<user>:<window start>:<n>`. Its items are then marked with it; a compose repeated after a crash, or by a
- * second copy, meets the record, marks what it lists and composes only the rest, as `n + 1`: an item recorded after
- * its window was composed goes out in such a follow-up digest, never lost, never listed twice.
+ * Composes closed windows: one digest per (user, window), claimed by inserting `digest:<user>:<window start>:<n>`, then
+ * its items marked. A repeat (crash, second copy) meets the record, marks what it lists and composes the rest as
+ * `n + 1`: an item recorded after its window was composed goes in a follow-up digest, never lost, never listed twice.
  */
 export class Digests extends Effect.Service<Digests>()("Herald/Digests", {
   effect: Effect.gen(function*() {

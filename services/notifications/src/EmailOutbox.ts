@@ -82,7 +82,7 @@ export class EmailOutbox extends Effect.Service<EmailOutbox>()("Herald/EmailOutb
       name: "email_outbox",
       schema: EmailRecord,
       indexes: [
-        // The email channel's queue, and a user's emails.
+        // The email channel's queue (ready by `sendAt`: the next issue's sender), and a user's emails.
         { keys: { status: 1, sendAt: 1 } },
         { keys: { userId: 1, sendAt: 1 } },
         { keys: { createdAt: 1 }, expireAfterSeconds: retention }
@@ -161,9 +161,6 @@ export class EmailOutbox extends Effect.Service<EmailOutbox>()("Herald/EmailOutb
         items.updateMany({ _id: { $in: keys } }, { $set: { digestId } }),
       /** A user's emails, by `sendAt`. */
       ofUser: (userId: UserId) => records.find({ userId }, { sort: { sendAt: 1, _id: 1 } }),
-      /** Emails whose time has come (`sendAt` reached), the earliest first: what the email channel sends. */
-      ready: (now: Date, limit: number) =>
-        records.find({ status: "ready", sendAt: { $lte: now } }, { sort: { sendAt: 1 }, limit }),
       /** A user's digest items, composed or not. */
       itemsOf: (userId: UserId) => items.find({ userId }, { sort: { createdAt: 1 } })
     }
