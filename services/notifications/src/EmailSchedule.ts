@@ -69,8 +69,9 @@ export const isQuiet = (millis: number, quiet: QuietHours): boolean => {
 }
 
 /**
- * When email due at `millis` may go: `millis` itself outside quiet hours, else the first instant the quiet hours are
- * over (their `end` on the zone's clocks, across midnight and daylight-saving changes). Equal start and end: none.
+ * When email due at `millis` may go: `millis` outside quiet hours, else when the zone's clocks next reach their `end`
+ * (or jump past it), across midnight and daylight-saving changes; clocks going back do not end them early. Equal start
+ * and end: no quiet hours.
  */
 export const quietUntil = (millis: number, quiet: QuietHours | null): number => {
   if (quiet === null || !isQuiet(millis, quiet)) return millis
@@ -78,7 +79,9 @@ export const quietUntil = (millis: number, quiet: QuietHours | null): number => 
   const end = minutesOf(quiet.end)
   const now = wallAt(millis, zone)
   // Inside wrapping hours (22:00-07:00) before midnight, they end on the next day.
-  return firstAtOrAfter(plusDays(now, now.minutes < end ? 0 : 1, end), zone, millis)
+  const until = firstAtOrAfter(plusDays(now, now.minutes < end ? 0 : 1, end), zone, millis)
+  // Clocks that jump over all the time outside quiet hours (a change at midnight in Santiago) land in them again.
+  return isQuiet(until, quiet) ? quietUntil(until, quiet) : until
 }
 
 /** The digest window holding `millis`: `[start, end)`; `start` names it. */
