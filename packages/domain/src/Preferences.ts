@@ -64,8 +64,8 @@ export const TimeZone = Schema.String.pipe(
 export const QuietHours = Schema.Struct({ start: ClockTime, end: ClockTime, timeZone: TimeZone }).annotations(strict)
 
 /**
- * A user's notification preferences (API.md, "Preferences"); in-app delivery follows `deliversInApp`, and a critical
- * type cannot be turned off in-app (refused). The other channels' settings are recorded for later.
+ * A user's notification preferences (API.md, "Preferences"); in-app delivery follows `deliversInApp`, email
+ * `deliversEmail`, and a critical type cannot be turned off in-app (refused).
  */
 export const Preferences = Schema.Struct({
   channels: ChannelSwitches,
@@ -113,6 +113,16 @@ export const deliversInApp = (preferences: Preferences, type: string): boolean =
   if (!preferences.channels.in_app) return false
   const own = Object.entries(preferences.types).find(([name]) => name === type)?.[1]
   return own?.in_app ?? true
+}
+
+/**
+ * Whether a notification of `type` is emailed to the user: when the email channel is on and the type's own email
+ * switch, if any, is not off. Critical types follow the same rule (only their in-app delivery is guaranteed).
+ */
+export const deliversEmail = (preferences: Preferences, type: string): boolean => {
+  if (!preferences.channels.email) return false
+  const own = Object.entries(preferences.types).find(([name]) => name === type)?.[1]
+  return own?.email ?? true
 }
 
 /** The stored preferences and their version (0 for the defaults of a user who never set any). */

@@ -35,3 +35,11 @@ export const DueReminderConfig = Config.all({
     Config.validate({ message: "must be at least 10 milliseconds", validation: (d) => Duration.toMillis(d) >= 10 })
   )
 })
+
+/** Email digests: how often a copy looks for closed windows to compose (the copy holding the digest lease). */
+export const DigestConfig = Config.all({
+  interval: Config.duration("EMAIL_DIGEST_INTERVAL").pipe(
+    Config.withDefault(Duration.seconds(30)),
+    Config.validate({ message: "must be at least 10 milliseconds", validation: (d) => Duration.toMillis(d) >= 10 })
+  )
+})

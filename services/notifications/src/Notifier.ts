@@ -3,6 +3,7 @@ import { newNotificationId } from "@herald/domain/Ids"
 import { RealtimeMessage } from "@herald/domain/Notification"
 import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { Clock, Effect, Option, Schema } from "effect"
+import { EmailOutbox } from "./EmailOutbox.ts"
 import { Memberships } from "./Memberships.ts"
 import { newInboxState, type NotificationDoc, NotificationRepo, toNotification } from "./NotificationRepo.ts"
 import { RecipientPreferences } from "./Preferences.ts"
@@ -26,6 +27,7 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
     const memberships = yield* Memberships
     const bus = yield* RealtimeBus
     const preferences = yield* RecipientPreferences
+    const email = yield* EmailOutbox
 
     const notificationsOf = (event: DomainEvent) =>
       Effect.gen(function*() {
@@ -51,11 +53,13 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
 
     /**
      * Delivers notifications made for their recipients (by events, or by the scheduler's reminders): each recipient's
-     * preferences decide whether it is kept in-app (critical types always are); one insert for all, then the pushes of
-     * those newly stored. Returns those newly stored.
+     * preferences decide whether it is kept in-app (critical types always are) and whether it is emailed (recorded
+     * first: a type muted in-app may still be emailed); one insert for all, then the pushes of those newly stored.
+     * Returns those newly stored.
      */
     const deliver = (candidates: ReadonlyArray<NotificationDoc>) =>
       Effect.gen(function*() {
+        yield* email.record(candidates)
         const docs = yield* preferences.keepInApp(candidates)
         if (docs.length === 0) return []
         const stored = yield* repo.insertMany(docs)
@@ -80,5 +84,5 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
         Effect.flatMap(Effect.forEach(events, notificationsOf), (made) => deliver(made.flat()))
     }
   }),
-  dependencies: [Memberships.Default, RecipientPreferences.Default]
+  dependencies: [Memberships.Default, RecipientPreferences.Default, EmailOutbox.Default]
 }) {}

@@ -8,6 +8,7 @@ import { TasksClient, UsersClient } from "@herald/infra/ServiceClients"
 import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Layer } from "effect"
 import { runConsumer } from "./Consumer.ts"
+import { Digests, runDigests } from "./Digests.ts"
 import { DueReminders } from "./DueReminders.ts"
 import { runDueScheduler } from "./DueScheduler.ts"
 import { ExportRepo } from "./ExportRepo.ts"
@@ -42,9 +43,9 @@ export const Core = Layer.merge(Exports.Default, Inbox.Default).pipe(
   Layer.provideMerge(Layer.mergeAll(NotificationRepo.Default, ExportRepo.Default, WriteLock.Default, NotificationsTopology.Default))
 )
 
-/** The consumers: notifications from events, the export workers, and the due-date reminders' scheduler. */
-export const Consumers = Layer.scopedDiscard(Effect.all([runConsumer, runExportWorker, runDueScheduler])).pipe(
-  Layer.provide(DueReminders.Default.pipe(Layer.provideMerge(Notifier.Default)))
+/** The consumers: notifications from events, the export workers, the due-date reminders' scheduler and the email digest job. */
+export const Consumers = Layer.scopedDiscard(Effect.all([runConsumer, runExportWorker, runDueScheduler, runDigests])).pipe(
+  Layer.provide(Layer.merge(DueReminders.Default.pipe(Layer.provideMerge(Notifier.Default)), Digests.Default))
 )
 
 /**

@@ -13,6 +13,7 @@ import { DueReminders, DueTimerDoc } from "../src/DueReminders.ts"
 import { runDueScheduler } from "../src/DueScheduler.ts"
 import { Memberships } from "../src/Memberships.ts"
 import { NotificationRepo } from "../src/NotificationRepo.ts"
+import { EmailOutbox } from "../src/EmailOutbox.ts"
 import { Notifier } from "../src/Notifier.ts"
 import { RecipientPreferences } from "../src/Preferences.ts"
 
@@ -106,7 +107,11 @@ const everythingInApp = Layer.succeed(
 
 /** One copy of the notifications service's reminder side, on a store given to it (so that two copies can share one). */
 const copy = DueReminders.Default.pipe(
-  Layer.provideMerge(Notifier.DefaultWithoutDependencies.pipe(Layer.provide([Memberships.Default, everythingInApp]))),
+  Layer.provideMerge(
+    Notifier.DefaultWithoutDependencies.pipe(
+      Layer.provide(Layer.mergeAll(Memberships.Default, EmailOutbox.DefaultWithoutDependencies).pipe(Layer.provideMerge(everythingInApp)))
+    )
+  ),
   Layer.provideMerge(NotificationRepo.Default),
   Layer.provide(Realtime.layerMemory)
 )

@@ -8,6 +8,7 @@ import { Task, type TaskStatus } from "@herald/domain/Task"
 import * as MemoryStore from "@herald/infra/MemoryStore"
 import * as Realtime from "@herald/infra/Realtime"
 import { Effect, FastCheck as fc, Layer, Schema } from "effect"
+import { EmailOutbox } from "../src/EmailOutbox.ts"
 import { NotificationRepo } from "../src/NotificationRepo.ts"
 import { Memberships } from "../src/Memberships.ts"
 import { Notifier } from "../src/Notifier.ts"
@@ -140,7 +141,7 @@ const defaultPreferencesForAll = Layer.succeed(
 )
 
 const system = Notifier.DefaultWithoutDependencies.pipe(
-  Layer.provide([Memberships.Default, defaultPreferencesForAll]),
+  Layer.provide(Layer.mergeAll(Memberships.Default, EmailOutbox.DefaultWithoutDependencies).pipe(Layer.provideMerge(defaultPreferencesForAll))),
   Layer.provideMerge(NotificationRepo.Default),
   Layer.provide([MemoryStore.layerMemory, Realtime.layerMemory])
 )
