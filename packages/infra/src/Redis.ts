@@ -1,5 +1,5 @@
 import { type DependencyUnavailable, unavailable } from "@herald/domain/Errors"
-import { Config, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, Context, Data, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Redis as IORedis } from "ioredis"
 import { describeUrl } from "./Mongo.ts"
 import { backoff } from "./Retry.ts"
@@ -77,10 +77,7 @@ export const connect = (config: RedisConfig, options: { readonly required: boole
       return subscriberClient
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => subscriberClient?.disconnect()))
-    const probe = Effect.tryPromise({ try: () => client.ping(), catch: () => unavailable("redis") }).pipe(
-      Effect.timeoutFail({ duration: probeTimeout, onTimeout: () => unavailable("redis", "Redis ping timed out") }),
-      Effect.asVoid
-    )
+    const probe = Effect.asVoid(command(() => client.ping()))
     return { client, prefix: config.prefix, subscriber, probe }
   })
 
@@ -92,38 +89,8 @@ export const layerConfig = Layer.unwrapEffect(Effect.map(RedisConfig, (config) =
 
 export const isConfigured = Effect.map(Config.option(Config.redacted("REDIS_URL")), Option.isSome)
 
-/**
- * Calls `done` once: with the command's reply, or with `DependencyUnavailable` when it fails or Redis does not answer
- * within `timeoutMs`. Returns a function that stops waiting. A plain timer rather than `Effect.timeout`, which would
- * fork a fiber per command: this is on every request's path (the rate limiter), where that fork cost more than the
- * Redis round trip.
- */
-export const awaitReply = <A>(
-  run: () => Promise<A>,
-  timeoutMs: number,
-  done: (outcome: Either.Either<A, DependencyUnavailable>) => void
-): () => void => {
-  let settled = false
-  const finish = (outcome: Either.Either<A, DependencyUnavailable>) => {
-    if (settled) return
-    settled = true
-    clearTimeout(timer)
-    done(outcome)
-  }
-  const timer = setTimeout(() => finish(Either.left(unavailable("redis", "Redis did not answer in time"))), timeoutMs)
-  try {
-    run().then((value) => finish(Either.right(value)), () => finish(Either.left(unavailable("redis"))))
-  } catch {
-    finish(Either.left(unavailable("redis")))
-  }
-  return () => {
-    settled = true
-    clearTimeout(timer)
-  }
-}
-
-/** Runs a Redis command as an Effect: a failure or a timeout means Redis is unavailable. */
-export const command = <A>(run: () => Promise<A>, timeout: Duration.DurationInput = probeTimeout) => {
-  const timeoutMs = Duration.toMillis(timeout)
-  return Effect.async<A, DependencyUnavailable>((resume) => Effect.sync(awaitReply(run, timeoutMs, resume)))
-}
+/** Runs a Redis command as an Effect: a failure or no answer within `timeout` means Redis is unavailable. */
+export const command = <A>(run: () => Promise<A>, timeout: Duration.DurationInput = probeTimeout) =>
+  Effect.tryPromise({ try: run, catch: () => unavailable("redis") }).pipe(
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => unavailable("redis", "Redis did not answer in time") })
+  )
