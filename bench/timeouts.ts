@@ -9,7 +9,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Rpc as RpcDefinition, RpcGroup } from "@effect/rpc"
 import { freePort } from "@herald/testing/Ports"
 import { startRedis } from "@herald/testing/RedisServer"
-import { Effect, Fiber, Layer, Option, Redacted, Schema } from "effect"
+import { Effect, Fiber, Layer, Redacted, Schema } from "effect"
 import { createServer } from "node:http"
 import * as Redis from "../packages/infra/src/Redis.ts"
 import * as Rpc from "../packages/infra/src/Rpc.ts"
@@ -67,7 +67,7 @@ try {
         Layer.provide(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })),
         Layer.build
       )
-      const client = yield* Rpc.client(EchoRpc, { url: `http://127.0.0.1:${port}/rpc/echo`, secret: Option.some(secret) })
+      const client = yield* Rpc.client(EchoRpc, { url: `http://127.0.0.1:${port}/rpc/echo`, secret })
       // Twice each, alternating: the machine's other load moves single runs.
       for (let i = 0; i < 2; i++) {
         yield* measure("RPC echo, bare client call", client.Echo({ text: "hello" }))

@@ -65,7 +65,7 @@ export const ServiceUrlsConfig = Config.all({
   users: Config.string("USERS_URL").pipe(Config.withDefault("http://127.0.0.1:8081/rpc/users")),
   tasks: Config.string("TASKS_URL").pipe(Config.withDefault("http://127.0.0.1:8082/rpc/tasks")),
   notifications: Config.string("NOTIFICATIONS_URL").pipe(Config.withDefault("http://127.0.0.1:8083/rpc/notifications")),
-  secret: Config.map(RpcSecret, Option.some)
+  secret: RpcSecret
 })
 
 // --- tokens ----------------------------------------------------------------------------------------------------

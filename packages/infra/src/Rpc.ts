@@ -5,7 +5,7 @@ import * as Socket from "@effect/platform/Socket"
 import { RpcClient, RpcClientError, type RpcGroup, type RpcMessage, RpcSerialization, RpcServer } from "@effect/rpc"
 import type * as Rpc from "@effect/rpc/Rpc"
 import { type DependencyUnavailable, unavailable } from "@herald/domain/Errors"
-import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Layer, Redacted } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import { WebSocket as NodeWebSocket } from "ws"
 import { backoff, forever } from "./Retry.ts"
@@ -26,12 +26,11 @@ const sameSecret = (given: string, expected: string): boolean => {
 
 const openPaths = new Set(["/health", "/ready"])
 
-/** Refuses requests without the shared secret (when one is configured); health probes stay open. */
-export const secretMiddleware = (secret: Option.Option<Redacted.Redacted>) =>
+/** Refuses requests without the shared secret; health probes stay open. */
+export const secretMiddleware = (secret: Redacted.Redacted) =>
   HttpLayerRouter.middleware((effect) =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      Option.isNone(secret) || openPaths.has(request.url) ||
-        sameSecret(request.headers[secretHeader] ?? "", Redacted.value(secret.value))
+      openPaths.has(request.url) || sameSecret(request.headers[secretHeader] ?? "", Redacted.value(secret))
         ? effect
         : Effect.succeed(
           HttpServerResponse.unsafeJson({ error: { code: "forbidden", message: "internal endpoint" } }, { status: 403 })
@@ -154,14 +153,11 @@ export const client = <Rpcs extends Rpc.Any>(
   group: RpcGroup.RpcGroup<Rpcs>,
   options: {
     readonly url: string
-    readonly secret: Option.Option<Redacted.Redacted>
+    readonly secret: Redacted.Redacted
   }
 ) =>
   Effect.gen(function*() {
-    const headers: Record<string, string> = Option.match(options.secret, {
-      onNone: () => ({}),
-      onSome: (secret) => ({ [secretHeader]: Redacted.value(secret) })
-    })
+    const headers = { [secretHeader]: Redacted.value(options.secret) }
     const protocol = markingProtocol.pipe(
       Layer.provide(RpcClient.layerProtocolSocket({ retrySchedule: reconnect })),
       Layer.provide(Socket.layerWebSocket(socketUrl(options.url))),

@@ -3,7 +3,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Rpc as RpcDefinition, RpcGroup, RpcSerialization } from "@effect/rpc"
 import { describe, expect, it } from "@effect/vitest"
 import { freePort } from "@herald/testing/Ports"
-import { Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
+import { Effect, Exit, Layer, Redacted, Schema, Scope } from "effect"
 import fc from "fast-check"
 import { createServer } from "node:http"
 import * as Rpc from "../src/Rpc.ts"
@@ -46,7 +46,7 @@ const serveEcho = (port: number, secret: Redacted.Redacted, scope: Scope.Scope, 
     Echo: ({ delayMs, text }) =>
       Effect.as(Effect.sleep(delayMs), { text }).pipe(Effect.onInterrupt(() => Effect.sync(() => interrupted.push(text))))
   })
-  const routes = Layer.mergeAll(Rpc.host(EchoRpc, "/rpc/echo").pipe(Layer.provide(handlers)), Rpc.secretMiddleware(Option.some(secret)))
+  const routes = Layer.mergeAll(Rpc.host(EchoRpc, "/rpc/echo").pipe(Layer.provide(handlers)), Rpc.secretMiddleware(secret))
   return HttpLayerRouter.serve(routes, { disableLogger: true }).pipe(
     Layer.provide(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })),
     Layer.buildWithScope(scope)
@@ -54,7 +54,7 @@ const serveEcho = (port: number, secret: Redacted.Redacted, scope: Scope.Scope, 
 }
 
 const echoClient = (port: number, secret: Redacted.Redacted) =>
-  Rpc.client(EchoRpc, { url: `http://127.0.0.1:${port}/rpc/echo`, secret: Option.some(secret) })
+  Rpc.client(EchoRpc, { url: `http://127.0.0.1:${port}/rpc/echo`, secret })
 
 describe("RPC transport (one WebSocket per client)", () => {
   it.scopedLive("concurrent calls share the socket and each gets its own answer; a wrong secret is refused", () =>
