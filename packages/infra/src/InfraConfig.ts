@@ -38,6 +38,9 @@ export type AmqpConfig = Config.Config.Success<typeof AmqpConfig>
 /** How long a request waits for the rate limiter's Redis before failing open (or closed). */
 export const RateLimiterTimeout = Config.duration("RATE_LIMIT_REDIS_TIMEOUT").pipe(Config.withDefault(Duration.millis(150)))
 
+/** How long a create with an `Idempotency-Key` waits for each Redis command before answering 503. */
+export const IdempotencyTimeout = Config.duration("IDEMPOTENCY_REDIS_TIMEOUT").pipe(Config.withDefault(Duration.millis(500)))
+
 // --- HTTP, metrics and internal RPC ----------------------------------------------------------------------------
 
 export const HttpConfig = (defaultPort: number) =>
