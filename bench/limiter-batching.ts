@@ -9,10 +9,10 @@
 import { dataLoader } from "@effect/experimental/RequestResolver"
 import { startRedis } from "@herald/testing/RedisServer"
 import type { DependencyUnavailable } from "@herald/domain/Errors"
-import { Effect, Fiber, Layer, Redacted, Request, RequestResolver } from "effect"
-import * as RateLimiter from "../packages/infra/src/RateLimiter.ts"
-import * as Redis from "../packages/infra/src/Redis.ts"
-import { round } from "./support.ts"
+import { Effect, Layer, Redacted, Request, RequestResolver } from "effect"
+import * as RateLimiter from "@herald/infra/RateLimiter"
+import * as Redis from "@herald/infra/Redis"
+import { callsPerSecond, round } from "./support.ts"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3)
 const lanes = Number(process.env.LANES ?? 50)
@@ -44,26 +44,10 @@ const resolverLimiter = Layer.scoped(
 const measure = (name: string, limiterLayer: Layer.Layer<RateLimiter.RateLimiter, never, Redis.Redis>, url: string) =>
   Effect.gen(function*() {
     const limiter = yield* RateLimiter.RateLimiter
-    const run = (durationSeconds: number) =>
-      Effect.gen(function*() {
-        let count = 0
-        const cpu = process.cpuUsage()
-        const deadline = Date.now() + durationSeconds * 1000
-        const lane = (i: number) =>
-          Effect.gen(function*() {
-            while (Date.now() < deadline) {
-              yield* limiter.hit(`bench-${i}`, 1_000_000_000, 600_000)
-              count++
-            }
-          })
-        // Each lane its own fiber, as each HTTP request is (one `forEach` would gather their requests itself).
-        yield* Fiber.joinAll(yield* Effect.forEach(Array.from({ length: lanes }, (_, i) => i), (i) => Effect.fork(lane(i))))
-        const used = process.cpuUsage(cpu)
-        return { perSecond: count / durationSeconds, cpuMicrosPerCheck: (used.user + used.system) / count }
-      })
+    const run = (durationSeconds: number) => callsPerSecond((i) => limiter.hit(`bench-${i}`, 1_000_000_000, 600_000), lanes, durationSeconds)
     yield* run(1)
     const result = yield* run(seconds)
-    console.log(`${name}: ${round(result.perSecond)} checks/s, ${round(result.cpuMicrosPerCheck, 1)} µs CPU per check`)
+    console.log(`${name}: ${round(result.perSecond)} checks/s, ${round(result.cpuMicrosPerCall, 1)} µs CPU per check`)
   }).pipe(
     Effect.provide(limiterLayer.pipe(Layer.provide(Redis.layer({ url: Redacted.make(url), prefix: "bench:", connectRetries: 3 }, { required: true })))),
     Effect.scoped

@@ -9,35 +9,21 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Rpc as RpcDefinition, RpcGroup } from "@effect/rpc"
 import { freePort } from "@herald/testing/Ports"
 import { startRedis } from "@herald/testing/RedisServer"
-import { Effect, Fiber, Layer, Redacted, Schema } from "effect"
+import { Effect, Layer, Redacted, Schema } from "effect"
 import { createServer } from "node:http"
-import * as Redis from "../packages/infra/src/Redis.ts"
-import * as Rpc from "../packages/infra/src/Rpc.ts"
-import { round } from "./support.ts"
+import * as Redis from "@herald/infra/Redis"
+import * as Rpc from "@herald/infra/Rpc"
+import { callsPerSecond, round } from "./support.ts"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3)
 const lanes = 50
 
 const measure = <E>(name: string, call: Effect.Effect<unknown, E>) =>
   Effect.gen(function*() {
-    const run = (durationSeconds: number) =>
-      Effect.gen(function*() {
-        let count = 0
-        const cpu = process.cpuUsage()
-        const deadline = Date.now() + durationSeconds * 1000
-        const lane = Effect.gen(function*() {
-          while (Date.now() < deadline) {
-            yield* call
-            count++
-          }
-        })
-        yield* Fiber.joinAll(yield* Effect.forEach(Array.from({ length: lanes }), () => Effect.fork(lane)))
-        const used = process.cpuUsage(cpu)
-        return { perSecond: count / durationSeconds, cpuMicros: (used.user + used.system) / count }
-      })
+    const run = (durationSeconds: number) => callsPerSecond(() => call, lanes, durationSeconds)
     yield* run(1)
     const result = yield* run(seconds)
-    console.log(`${name}: ${round(result.perSecond)} calls/s, ${round(result.cpuMicros, 1)} µs CPU per call`)
+    console.log(`${name}: ${round(result.perSecond)} calls/s, ${round(result.cpuMicrosPerCall, 1)} µs CPU per call`)
   })
 
 class Echo extends Schema.TaggedRequest<Echo>()("Echo", {
