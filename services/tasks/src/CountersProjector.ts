@@ -20,16 +20,8 @@ const CounterState = Schema.Struct({
 type Contribution = { readonly projectId: ProjectId | null; readonly status: TaskStatus | null }
 
 /**
- * Keeps `taskCounts` of every project from task events, by the old → new status (and project) of each task:
- *
- * - Version order: each task's last counted version is recorded (from its first event that is not a creation
- *   outside any project); an event at or below it (a duplicate, or an older event arriving late) changes nothing,
- *   so counts always describe the newest version seen of each task.
- * - Idempotent across crashes: the delta is applied to the project's counters together with a `pending` marker
- *   (task → version) in the same document update, then the task's state is recorded, then the marker is cleared.
- *   A redelivery finds either the state already recorded (skip) or the marker (do not apply the delta twice).
- * - One writer per document: events are handled in one consumer at a time (single active consumer), and counter
- *   documents are written under the write lock of their project.
+ * Keeps `taskCounts` of every project from task events by each task's old → new status, in version order and
+ * idempotent across crashes (a `pending` marker beside the delta); design in services/tasks/README.md.
  */
 export class CountersProjector extends Effect.Service<CountersProjector>()("Herald/CountersProjector", {
   scoped: Effect.gen(function*() {
