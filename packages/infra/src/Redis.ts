@@ -26,10 +26,7 @@ const probeTimeout = Duration.seconds(1)
 
 /**
  * Opens a client. Commands fail at once while disconnected (no offline queue), so callers never hang on Redis;
- * after the first connection ioredis reconnects by itself with a capped backoff.
- *
- * `required: false` serves without Redis when it cannot be reached at start: the failure is logged, readiness
- * reports Redis down, and the client keeps reconnecting in the background.
+ * `required: false` starts without a reachable Redis (logged, readiness says so) and keeps reconnecting.
  */
 export const connect = (config: RedisConfig, options: { readonly required: boolean }) =>
   Effect.gen(function*() {
