@@ -4,10 +4,8 @@ import { command, Redis } from "./Redis.ts"
 import { sweepMap } from "./Ttl.ts"
 
 /**
- * Fixed-window counters: each key has a window that starts with its first hit and lasts `windowMs`. Each hit is
- * counted atomically (inside a Lua script on Redis), so N concurrent hits on a budget of B admit exactly min(N, B),
- * however many gateways share the server. Rejected hits count too; they do not extend the window. `peek` reads a
- * window without counting (and without creating it): for limits that count only some outcomes, such as failures.
+ * Fixed windows opened by a key's first hit; each hit counted atomically (a Lua script on Redis), so N concurrent
+ * hits on a budget of B admit exactly min(N, B). Rejected hits count too. `peek` reads a window without counting.
  */
 export interface Decision {
   readonly allowed: boolean
@@ -101,10 +99,8 @@ export const evaluateChecks = (redis: Redis["Type"], timeout: Duration.DurationI
   })
 
 /**
- * The limiter on Redis, shared by every gateway; `timeout` bounds how long a request may wait for it.
- *
- * Checks made in the same turn of the event loop go to Redis together, in one script call; hand-made rather than
- * `RequestResolver` batching: bench/limiter-batching.ts measured ~40k against ~1.5k checks/s (50 concurrent).
+ * The limiter on Redis; `timeout` bounds a request's wait. The checks of one event-loop turn share one script call,
+ * gathered by hand, not `RequestResolver`: ~40k against ~1.5k checks/s (bench/limiter-batching.ts).
  */
 export const layerRedis = (options: { readonly timeout: Duration.DurationInput }) =>
   Layer.effect(

@@ -34,10 +34,8 @@ export class CountersProjector extends Effect.Service<CountersProjector>()("Hera
       Effect.gen(function*() {
         const task = event.data.task
         const version = event.aggregateVersion
-        // A first event outside any project changes no counter and needs no record: a task without a recorded state
-        // is taken to contribute nothing, which is exactly what it contributes at version 1, and no event is older
-        // than the first, so the version guard loses nothing. (It saves a write per new task, and on FerretDB the
-        // lookup below, which scans the collection.)
+        // A first event outside any project contributes nothing, as a task without a recorded state is taken to, and
+        // no event is older than it: skipping the record saves a write per new task (and a FerretDB scan below).
         if (event.type === "task.created" && version === 1 && task.projectId === null) return "nothing to count" as const
         const before = yield* states.findOne({ _id: task.id })
         if (Option.isSome(before) && before.value.version >= version) return "already counted" as const
