@@ -26,7 +26,7 @@ import { randomBytes } from "node:crypto"
 import { writeFileSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
 import { fanout, type FanoutResult } from "./fanout.ts"
-import { cpuMeter, cpuSummary, type Measured, percentile, pidsOfRedis, postgresBackendsOf, rssMb, round, sleep } from "./support.ts"
+import { callsPerSecond, cpuMeter, cpuSummary, type Measured, percentile, pidsOfRedis, postgresBackendsOf, rssMb, round, sleep } from "./support.ts"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8)
 const eventCount = Number(process.env.BENCH_EVENTS ?? 1500)
@@ -273,19 +273,10 @@ const main = async () => {
         Effect.gen(function*() {
           const limiter = yield* RateLimiter.RateLimiter
           const checksPerSecond = (durationSeconds: number) =>
-            Effect.gen(function*() {
-              let count = 0
-              const deadline = Date.now() + durationSeconds * 1000
-              const lane = (i: number) =>
-                Effect.gen(function*() {
-                  while (Date.now() < deadline) {
-                    yield* limiter.hit(`bench-${i}`, 1_000_000_000, 600_000)
-                    count++
-                  }
-                })
-              yield* Effect.forEach(Array.from({ length: connections }, (_, i) => i), lane, { concurrency: "unbounded", discard: true })
-              return count / durationSeconds
-            })
+            Effect.map(
+              callsPerSecond((i) => limiter.hit(`bench-${i}`, 1_000_000_000, 600_000), connections, durationSeconds),
+              (result) => result.perSecond
+            )
           yield* checksPerSecond(2)
           return yield* checksPerSecond(seconds)
         }).pipe(

@@ -1,5 +1,27 @@
 /** Helpers shared by the bench's parts: timing, percentiles, and per-process CPU and memory from /proc (Linux). */
+import { Effect, Fiber } from "effect"
 import { readdirSync, readFileSync } from "node:fs"
+
+/**
+ * Runs `call(lane)` over and over in `lanes` fibers, each its own (as HTTP requests are), for `seconds`: calls per
+ * second, and this process's CPU per call in µs.
+ */
+export const callsPerSecond = <E>(call: (lane: number) => Effect.Effect<unknown, E>, lanes: number, seconds: number) =>
+  Effect.gen(function*() {
+    let count = 0
+    const cpu = process.cpuUsage()
+    const deadline = Date.now() + seconds * 1000
+    const lane = (i: number) =>
+      Effect.gen(function*() {
+        while (Date.now() < deadline) {
+          yield* call(i)
+          count++
+        }
+      })
+    yield* Fiber.joinAll(yield* Effect.forEach(Array.from({ length: lanes }, (_, i) => i), (i) => Effect.fork(lane(i))))
+    const used = process.cpuUsage(cpu)
+    return { perSecond: count / seconds, cpuMicrosPerCall: (used.user + used.system) / count }
+  })
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 export const round = (n: number, digits = 0) => Number(n.toFixed(digits))

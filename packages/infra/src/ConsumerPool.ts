@@ -5,28 +5,8 @@ import { forever } from "./Retry.ts"
 import type { ConsumerQueues } from "./Topology.ts"
 
 /**
- * A supervised pool of worker fibers draining one queue: actor-style, bounded, ordered per key.
- *
- * - Backpressure: the broker delivers at most `prefetch` unacknowledged messages, and each worker's mailbox holds at
- *   most `mailboxSize`; a slow handler stalls the dispatcher, the prefetch window fills, and the broker stops
- *   sending. Memory is bounded by `prefetch`, whatever the backlog.
- * - Order: a message goes to the worker `hash(key) % workers` and each worker handles its mailbox one message at a
- *   time, so the messages of one key are handled in delivery order while different keys run in parallel.
- * - Outages: a handler that fails with `DependencyUnavailable` (the database or another server is down) is not the
- *   message's fault: the worker holds the message and tries again with backoff until the dependency answers, using
- *   up no attempt; meanwhile the prefetch window fills and the broker stops sending.
- * - Failures: a handler's other typed failure sends the message to a retry queue (a delay per attempt, then back to the
- *   main queue); after `maxAttempts` it is parked in the dead-letter queue with the reason. `Poison` (a message that
- *   cannot be understood) goes to the dead-letter queue at once. A defect kills the worker: the message is put back
- *   on the queue (redelivered, not lost) and the supervisor restarts the worker; a message that keeps killing
- *   workers is parked after `maxAttempts` crashes (counted by message id); one that kills the whole process is
- *   parked by a quorum queue's delivery limit (`Topology.defaultDeliveryLimit`).
- * - Acknowledgement happens only after the handler succeeded or the message was re-published (with confirm) to a
- *   retry or dead-letter queue, so a crash at any point leads to redelivery, never to loss.
- * - Batches (optional `handleMany`): a worker that finds more messages waiting in its mailbox hands them over
- *   together, in mailbox order (one database write for many messages). Should the batch fail in any way, each of
- *   its messages is handled again on its own, with the rules above; handlers are idempotent, so that is safe.
- * - Shutdown: stop taking messages, let in-flight ones finish and be acknowledged, then close.
+ * A supervised pool of worker fibers draining one queue: bounded, ordered per key, acknowledging only settled work.
+ * Its design (backpressure, order, outages, retries, crashes, batches, shutdown): packages/infra/README.md.
  */
 
 /** A message that no retry can fix (it does not decode): parked in the dead-letter queue at once. */

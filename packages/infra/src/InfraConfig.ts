@@ -38,6 +38,9 @@ export type AmqpConfig = Config.Config.Success<typeof AmqpConfig>
 /** How long a request waits for the rate limiter's Redis before failing open (or closed). */
 export const RateLimiterTimeout = Config.duration("RATE_LIMIT_REDIS_TIMEOUT").pipe(Config.withDefault(Duration.millis(150)))
 
+/** How long a create with an `Idempotency-Key` waits for each Redis command before answering 503. */
+export const IdempotencyTimeout = Config.duration("IDEMPOTENCY_REDIS_TIMEOUT").pipe(Config.withDefault(Duration.millis(500)))
+
 // --- HTTP, metrics and internal RPC ----------------------------------------------------------------------------
 
 export const HttpConfig = (defaultPort: number) =>
@@ -65,7 +68,7 @@ export const ServiceUrlsConfig = Config.all({
   users: Config.string("USERS_URL").pipe(Config.withDefault("http://127.0.0.1:8081/rpc/users")),
   tasks: Config.string("TASKS_URL").pipe(Config.withDefault("http://127.0.0.1:8082/rpc/tasks")),
   notifications: Config.string("NOTIFICATIONS_URL").pipe(Config.withDefault("http://127.0.0.1:8083/rpc/notifications")),
-  secret: Config.map(RpcSecret, Option.some)
+  secret: RpcSecret
 })
 
 // --- tokens ----------------------------------------------------------------------------------------------------

@@ -157,13 +157,8 @@ const defaultRefreshInterval = Duration.seconds(5)
 const defaultVerifiedCacheSize = 10_000
 
 /**
- * Verifies access tokens against a key set fetched once from `fetchJwks` and refetched, at most every 5 seconds,
- * when a token names a key the set lacks or fails the signature check of the key it names (the signer rotated,
- * possibly under the same `kid`).
- *
- * A token that verified is remembered, by its exact text, until it expires: a client sends the same token with
- * every request for its whole life, and the signature check was the largest single cost of an authenticated
- * request. Only a byte-identical token hits; revocation is checked by the caller on every request regardless.
+ * Verifies access tokens against a key set refetched when a token names an unknown key or fails its key's check (a
+ * rotation); verified tokens are remembered by their text until they expire (packages/infra/README.md).
  */
 export const makeVerifier = <E>(
   fetchJwks: Effect.Effect<Jwks, E>,

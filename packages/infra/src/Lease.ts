@@ -8,11 +8,8 @@ const LeaseDoc = Schema.Struct({
 })
 
 /**
- * Leadership among copies of a service, for work only one of them should do at a time (the outbox relay, TTL
- * sweeps). A lease
- * is claimed by inserting its document (a unique `_id`: exactly one claimant wins), renewed by its holder only, and
- * taken over once expired. If a takeover race still lets two copies lead briefly, what they do must be harmless
- * twice (the relay's consumers de-duplicate by event id).
+ * Leadership among copies for work one of them should do (the outbox relay, TTL sweeps): claimed by a unique insert,
+ * renewed by its holder, taken over once expired; a brief double lead must be harmless (consumers de-duplicate).
  */
 export const hold = (name: string, options: { readonly ttl: Duration.DurationInput }) =>
   Effect.gen(function*() {

@@ -14,10 +14,8 @@ import {
 import { sweepExpired } from "./Ttl.ts"
 
 /**
- * The embedded document store: MongoDB's query and update language interpreted by `mingo`, in process memory, with
- * the collection's indexes kept as maps (equality on `_id` or on an index's first field reads only its matches;
- * unique indexes are checked by lookup, on every insert and update). Every operation runs synchronously, so each is
- * atomic, as single-document operations are on MongoDB.
+ * The embedded store: MongoDB's query and update language by `mingo`, indexes kept as maps (unique ones checked by
+ * lookup on every insert and update); each operation runs synchronously, so it is atomic as on MongoDB.
  */
 
 type Row = Record<string, unknown>

@@ -74,9 +74,15 @@ const versionBranches = <Id extends string>(
   return [...groups].map(([version, ids]) => ({ _id: { $in: ids }, version }))
 }
 
+/** A document as its repository builds it; `documents(...).insert` adds the outbox. */
+export type WithoutOutbox<Doc> = Omit<Doc, "outbox" | "outboxPending">
+
 /** What the shared operations need of a collection (a `Collection` of any outbox document is one). */
 export interface OutboxCollection<Id extends string, Doc extends OutboxDocument<Id>> {
   readonly name: string
+  readonly insertOne: (
+    doc: WithoutOutbox<Doc> & Pick<OutboxDocument<Id>, "outbox" | "outboxPending">
+  ) => Effect.Effect<void, DuplicateKey | DependencyUnavailable>
   readonly find: (
     filter: Filter<OutboxDocument<Id>>,
     options: { readonly limit: number }
@@ -110,6 +116,11 @@ export const documents = <Id extends string, Doc extends OutboxDocument<Id>>(
   const { remove } = options
   return {
     pendingOf,
+    /** Stores a new document with `events` in its outbox, in one write; the document as written, or `DuplicateKey`. */
+    insert: (fields: WithoutOutbox<Doc>, events: ReadonlyArray<DomainEventEncoded>) => {
+      const doc = { ...fields, outbox: events, outboxPending: events.length > 0 }
+      return Effect.as(collection.insertOne(doc), doc)
+    },
     /**
      * Sets `fields` on the document if it is still at `expectedVersion`, moves it to the next version and records
      * `events` in its outbox, in one write; the document as written, or `VersionMoved`.

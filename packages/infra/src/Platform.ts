@@ -10,7 +10,7 @@ import * as RateLimiter from "./RateLimiter.ts"
 import * as Realtime from "./Realtime.ts"
 import * as Redis from "./Redis.ts"
 import type { DocumentStore } from "./Store.ts"
-import { RateLimiterTimeout } from "./InfraConfig.ts"
+import { IdempotencyTimeout, RateLimiterTimeout } from "./InfraConfig.ts"
 
 /**
  * The choice every `main` makes: the real server when its URL is configured, the embedded in-memory twin (which
@@ -49,7 +49,7 @@ export const redisCapabilities = choose(
     Layer.unwrapEffect(Effect.map(RateLimiterTimeout, (timeout) => RateLimiter.layerRedis({ timeout }))),
     Cache.layerRedis,
     Realtime.layerRedis,
-    Idempotency.layerRedis({ timeout: "500 millis" })
+    Layer.unwrapEffect(Effect.map(IdempotencyTimeout, (timeout) => Idempotency.layerRedis({ timeout })))
   ).pipe(Layer.provide(Redis.layerConfig)),
   Layer.mergeAll(RateLimiter.layerMemory, Cache.layerMemory, Realtime.layerMemory, Idempotency.layerMemory)
 )

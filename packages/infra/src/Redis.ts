@@ -1,5 +1,5 @@
 import { type DependencyUnavailable, unavailable } from "@herald/domain/Errors"
-import { Config, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, Context, Data, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Redis as IORedis } from "ioredis"
 import { describeUrl } from "./Mongo.ts"
 import { backoff } from "./Retry.ts"
@@ -26,10 +26,7 @@ const probeTimeout = Duration.seconds(1)
 
 /**
  * Opens a client. Commands fail at once while disconnected (no offline queue), so callers never hang on Redis;
- * after the first connection ioredis reconnects by itself with a capped backoff.
- *
- * `required: false` serves without Redis when it cannot be reached at start: the failure is logged, readiness
- * reports Redis down, and the client keeps reconnecting in the background.
+ * `required: false` starts without a reachable Redis (logged, readiness says so) and keeps reconnecting.
  */
 export const connect = (config: RedisConfig, options: { readonly required: boolean }) =>
   Effect.gen(function*() {
@@ -77,10 +74,7 @@ export const connect = (config: RedisConfig, options: { readonly required: boole
       return subscriberClient
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => subscriberClient?.disconnect()))
-    const probe = Effect.tryPromise({ try: () => client.ping(), catch: () => unavailable("redis") }).pipe(
-      Effect.timeoutFail({ duration: probeTimeout, onTimeout: () => unavailable("redis", "Redis ping timed out") }),
-      Effect.asVoid
-    )
+    const probe = Effect.asVoid(command(() => client.ping()))
     return { client, prefix: config.prefix, subscriber, probe }
   })
 
@@ -93,37 +87,26 @@ export const layerConfig = Layer.unwrapEffect(Effect.map(RedisConfig, (config) =
 export const isConfigured = Effect.map(Config.option(Config.redacted("REDIS_URL")), Option.isSome)
 
 /**
- * Calls `done` once: with the command's reply, or with `DependencyUnavailable` when it fails or Redis does not answer
- * within `timeoutMs`. Returns a function that stops waiting. A plain timer rather than `Effect.timeout`, which would
- * fork a fiber per command: this is on every request's path (the rate limiter), where that fork cost more than the
- * Redis round trip.
+ * Runs a Redis command as an Effect: a failure or no answer within `timeout` means Redis is unavailable. A timer,
+ * not `Effect.timeout`: that cost ~9× the command's own CPU on every request's path (bench/timeouts.ts).
  */
-export const awaitReply = <A>(
-  run: () => Promise<A>,
-  timeoutMs: number,
-  done: (outcome: Either.Either<A, DependencyUnavailable>) => void
-): () => void => {
-  let settled = false
-  const finish = (outcome: Either.Either<A, DependencyUnavailable>) => {
-    if (settled) return
-    settled = true
-    clearTimeout(timer)
-    done(outcome)
-  }
-  const timer = setTimeout(() => finish(Either.left(unavailable("redis", "Redis did not answer in time"))), timeoutMs)
-  try {
-    run().then((value) => finish(Either.right(value)), () => finish(Either.left(unavailable("redis"))))
-  } catch {
-    finish(Either.left(unavailable("redis")))
-  }
-  return () => {
-    settled = true
-    clearTimeout(timer)
-  }
-}
-
-/** Runs a Redis command as an Effect: a failure or a timeout means Redis is unavailable. */
-export const command = <A>(run: () => Promise<A>, timeout: Duration.DurationInput = probeTimeout) => {
-  const timeoutMs = Duration.toMillis(timeout)
-  return Effect.async<A, DependencyUnavailable>((resume) => Effect.sync(awaitReply(run, timeoutMs, resume)))
-}
+export const command = <A>(run: () => Promise<A>, timeout: Duration.DurationInput = probeTimeout) =>
+  Effect.async<A, DependencyUnavailable>((resume) => {
+    let settled = false
+    const settle = (outcome: Effect.Effect<A, DependencyUnavailable>) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resume(outcome)
+    }
+    const timer = setTimeout(() => settle(Effect.fail(unavailable("redis", "Redis did not answer in time"))), Duration.toMillis(timeout))
+    try {
+      run().then((value) => settle(Effect.succeed(value)), () => settle(Effect.fail(unavailable("redis"))))
+    } catch {
+      settle(Effect.fail(unavailable("redis")))
+    }
+    return Effect.sync(() => {
+      settled = true
+      clearTimeout(timer)
+    })
+  })

@@ -5,19 +5,14 @@ import * as Socket from "@effect/platform/Socket"
 import { RpcClient, RpcClientError, type RpcGroup, type RpcMessage, RpcSerialization, RpcServer } from "@effect/rpc"
 import type * as Rpc from "@effect/rpc/Rpc"
 import { type DependencyUnavailable, unavailable } from "@herald/domain/Errors"
-import { Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { Duration, Effect, Layer, Redacted } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import { WebSocket as NodeWebSocket } from "ws"
 import { backoff, forever } from "./Retry.ts"
 
 /**
- * Internal RPC between the gateway and the services: Effect RPC over one long-lived WebSocket per service client,
- * requests multiplexed on it, NDJSON-framed, guarded by a shared secret checked on the upgrade request: `RPC_SECRET`,
- * required by every program but the all-in-one one (which makes its own).
- *
- * Why a socket and not a POST per call: measured on this project's 2-core machine, Effect RPC's HTTP protocol
- * cost ~3 ms of CPU per call (client and server together: a request, a streamed response, an aborted body), the
- * socket ~0.2 ms. The URLs stay `http://…/rpc/<service>`; the client speaks `ws://` to the same path.
+ * Internal RPC: Effect RPC over one long-lived WebSocket per service client, guarded by `RPC_SECRET` on the upgrade
+ * request (why a socket: packages/infra/README.md). URLs stay `http://…/rpc/<service>`; the client speaks `ws://`.
  */
 
 export const secretHeader = "x-herald-rpc-secret"
@@ -31,12 +26,11 @@ const sameSecret = (given: string, expected: string): boolean => {
 
 const openPaths = new Set(["/health", "/ready"])
 
-/** Refuses requests without the shared secret (when one is configured); health probes stay open. */
-export const secretMiddleware = (secret: Option.Option<Redacted.Redacted>) =>
+/** Refuses requests without the shared secret; health probes stay open. */
+export const secretMiddleware = (secret: Redacted.Redacted) =>
   HttpLayerRouter.middleware((effect) =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      Option.isNone(secret) || openPaths.has(request.url) ||
-        sameSecret(request.headers[secretHeader] ?? "", Redacted.value(secret.value))
+      openPaths.has(request.url) || sameSecret(request.headers[secretHeader] ?? "", Redacted.value(secret))
         ? effect
         : Effect.succeed(
           HttpServerResponse.unsafeJson({ error: { code: "forbidden", message: "internal endpoint" } }, { status: 403 })
@@ -74,11 +68,8 @@ const reconnect = forever({ base: "100 millis", cap: "1 second" })
  */
 const transportRetry = backoff({ base: "100 millis", cap: "500 millis", retries: 5 })
 
-/** How long a call may wait for the first word of its answer. */
+/** How long a call may take, its transport retries included, unless `call` is given another deadline. */
 const defaultDeadline = Duration.seconds(30)
-
-/** The `name` of the defect a call past its deadline ends with (then turned into a 503 by `call`). */
-const deadlineExceeded = "RpcDeadlineExceeded"
 
 /** Marks a request the protocol refused to send (its socket was down): it never left this process. */
 class NotSent {
@@ -94,75 +85,27 @@ const isNeverSent = (error: unknown): boolean =>
   error instanceof RpcClientError.RpcClientError &&
   (error.cause instanceof NotSent || (Socket.isSocketError(error.cause) && error.cause.reason === "Open"))
 
-/**
- * The socket protocol with two additions.
- *
- * Refusals to send (the socket is down) are marked `NotSent`: the protocol reports them like in-flight failures.
- *
- * Deadlines: a request with no answer (no chunk, no exit) within `deadline` is ended here, as if the service had
- * answered with a `RpcDeadlineExceeded` defect, and the service is told to interrupt it. One sweep a second checks
- * every pending request. (`Effect.timeout` around each call did the same at the cost of two forked fibers per call:
- * a fifth of the gateway's CPU per request, measured.)
- */
-const guardedProtocol = (deadline: Duration.Duration) =>
-  Layer.scoped(
-    RpcClient.Protocol,
-    Effect.gen(function*() {
-      const protocol = yield* RpcClient.Protocol
-      const deadlineMs = Duration.toMillis(deadline)
-      const pending = new Map<string, number>()
-      let deliver: ((message: RpcMessage.FromServerEncoded) => Effect.Effect<void>) | undefined
-      const expire = (requestId: string): Effect.Effect<void> => {
-        pending.delete(requestId)
-        const answer = deliver?.({
-          _tag: "Exit",
-          requestId,
-          exit: {
-            _tag: "Failure",
-            cause: { _tag: "Die", defect: { name: deadlineExceeded, message: `no answer within ${Duration.format(deadline)}` } }
-          }
-        }) ?? Effect.void
-        return Effect.zipRight(answer, Effect.ignore(protocol.send({ _tag: "Interrupt", requestId })))
-      }
-      yield* Effect.suspend(() => {
-        const now = Date.now()
-        const overdue = [...pending].flatMap(([requestId, due]) => (due <= now ? [requestId] : []))
-        return Effect.forEach(overdue, expire, { discard: true })
-      }).pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.interruptible, Effect.forkScoped)
-      return {
-        ...protocol,
-        run: (f: (message: RpcMessage.FromServerEncoded) => Effect.Effect<void>) => {
-          deliver = f
-          return protocol.run((message) => {
-            if (message._tag === "Chunk" || message._tag === "Exit") pending.delete(message.requestId)
-            else if (message._tag === "ClientProtocolError" || message._tag === "Defect") pending.clear()
-            return f(message)
-          })
-        },
-        send: (request: RpcMessage.FromClientEncoded, transferables?: ReadonlyArray<globalThis.Transferable>) => {
-          if (request._tag === "Request") pending.set(request.id, Date.now() + deadlineMs)
-          else if (request._tag === "Interrupt") pending.delete(request.requestId)
-          return protocol.send(request, transferables).pipe(
-            Effect.mapError((error) => {
-              if (request._tag === "Request") pending.delete(request.id)
-              return new RpcClientError.RpcClientError({ reason: "Protocol", message: error.message, cause: new NotSent(error) })
-            })
-          )
-        }
-      }
-    })
-  )
-
-const isDeadlineExceeded = (defect: unknown): boolean => defect instanceof Error && defect.name === deadlineExceeded
+/** The socket protocol, with refusals to send marked `NotSent` (it reports them like in-flight failures). */
+const markingProtocol = Layer.effect(
+  RpcClient.Protocol,
+  Effect.map(RpcClient.Protocol, (protocol) => ({
+    ...protocol,
+    send: (request: RpcMessage.FromClientEncoded, transferables?: ReadonlyArray<globalThis.Transferable>) =>
+      protocol.send(request, transferables).pipe(
+        Effect.mapError((error) => new RpcClientError.RpcClientError({ reason: "Protocol", message: error.message, cause: new NotSent(error) }))
+      )
+  }))
+)
 
 const isRpcClientError = (error: unknown): error is RpcClientError.RpcClientError =>
   error instanceof RpcClientError.RpcClientError
 
 /**
  * A call to another service: connection failures are retried briefly, then the service is reported unavailable
- * (503), so a transport problem never surfaces as a 500; so is a call past its deadline.
+ * (503), so a transport problem never surfaces as a 500; so is a call past its deadline (the service is then told
+ * to interrupt it, as the client does for any interrupted call).
  */
-export const call = (service: string) =>
+export const call = (service: string, options?: { readonly deadline?: Duration.DurationInput }) =>
 <A, E, R>(
   effect: Effect.Effect<A, E | RpcClientError.RpcClientError, R>
 ): Effect.Effect<A, Exclude<E, RpcClientError.RpcClientError> | DependencyUnavailable, R> =>
@@ -173,11 +116,10 @@ export const call = (service: string) =>
         Effect.logWarning(`call to the ${service} service failed: ${error.message}`),
         Effect.fail(unavailable(service, `the ${service} service is unavailable`))
       )),
-    Effect.catchSomeDefect((defect) =>
-      isDeadlineExceeded(defect)
-        ? Option.some(Effect.fail(unavailable(service, `the ${service} service timed out`)))
-        : Option.none()
-    )
+    Effect.timeoutFail({
+      duration: options?.deadline ?? defaultDeadline,
+      onTimeout: () => unavailable(service, `the ${service} service timed out`)
+    })
   )
 
 /** Deno's WebSocket takes handshake headers in a (non-standard) options argument. */
@@ -211,17 +153,12 @@ export const client = <Rpcs extends Rpc.Any>(
   group: RpcGroup.RpcGroup<Rpcs>,
   options: {
     readonly url: string
-    readonly secret: Option.Option<Redacted.Redacted>
-    /** How long a call may wait for its answer to begin (default 30 seconds). */
-    readonly deadline?: Duration.DurationInput
+    readonly secret: Redacted.Redacted
   }
 ) =>
   Effect.gen(function*() {
-    const headers: Record<string, string> = Option.match(options.secret, {
-      onNone: () => ({}),
-      onSome: (secret) => ({ [secretHeader]: Redacted.value(secret) })
-    })
-    const protocol = guardedProtocol(Duration.decode(options.deadline ?? defaultDeadline)).pipe(
+    const headers = { [secretHeader]: Redacted.value(options.secret) }
+    const protocol = markingProtocol.pipe(
       Layer.provide(RpcClient.layerProtocolSocket({ retrySchedule: reconnect })),
       Layer.provide(Socket.layerWebSocket(socketUrl(options.url))),
       Layer.provide(webSocketsWith(headers)),

@@ -3,7 +3,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Readiness } from "@herald/domain/Health"
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import * as Metrics from "./Metrics.ts"
 import * as Rpc from "./Rpc.ts"
@@ -84,7 +84,7 @@ export const serveInternal = <A, E, R, E2, R2>(options: {
     Layer.mergeAll(
       options.routes,
       healthRoutes.pipe(Layer.provide(options.readiness)),
-      Layer.unwrapEffect(Effect.map(RpcSecret, (secret) => Rpc.secretMiddleware(Option.some(secret))))
+      Layer.unwrapEffect(Effect.map(RpcSecret, (secret) => Rpc.secretMiddleware(secret)))
     ),
     { disableLogger: true }
   ).pipe(Layer.provide(listen(options.defaultPort)), Layer.merge(Metrics.serve(options.defaultMetricsPort)))

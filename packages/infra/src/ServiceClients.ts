@@ -2,7 +2,7 @@ import { NotificationsRpc } from "@herald/domain/NotificationsRpc"
 import { TasksRpc } from "@herald/domain/TasksRpc"
 import { UsersRpc } from "@herald/domain/UsersRpc"
 import * as Rpc from "./Rpc.ts"
-import { Context, Effect, Layer, Option, type Redacted } from "effect"
+import { Context, Effect, Layer, type Redacted } from "effect"
 import { ServiceUrlsConfig } from "./InfraConfig.ts"
 
 /**
@@ -13,7 +13,7 @@ export class ServiceUrls extends Context.Tag("Herald/ServiceUrls")<ServiceUrls, 
   readonly users: string
   readonly tasks: string
   readonly notifications: string
-  readonly secret: Option.Option<Redacted.Redacted>
+  readonly secret: Redacted.Redacted
 }>() {
   static readonly fromConfig = Layer.effect(
     ServiceUrls,

@@ -2,11 +2,8 @@ import type { DependencyUnavailable } from "@herald/domain/Errors"
 import { Context, Data, type Effect, type Option, type Schema, type Scope } from "effect"
 
 /**
- * A document store with the MongoDB subset Herald relies on, implemented on MongoDB (and FerretDB) and in memory.
- *
- * Only operations that are atomic on every backend are used for claims: a unique-index insert, and single-document
- * compare-and-set updates (atomic on MongoDB and in memory; FerretDB v1 applies updates non-atomically, which is why
- * the services keep one writer per key — see FERRETDB.md).
+ * The MongoDB subset Herald relies on, on MongoDB (and FerretDB) and in memory. Claims are unique-index inserts;
+ * compare-and-sets are atomic on MongoDB and in memory but not on FerretDB v1, hence one writer per key (FERRETDB.md).
  */
 
 export interface Document {

@@ -5,12 +5,8 @@ import { queueArguments } from "./Amqp.ts"
 import { NamePrefix, RetryDelays } from "./InfraConfig.ts"
 
 /**
- * Herald's RabbitMQ topology, declared in code by every service (so no publish is ever routed nowhere, whatever the
- * start order) and exported to `infra/rabbitmq/definitions.json` for deployments that pre-load it.
- *
- * Each consumer owns a main queue, retry queues that hold a message for a fixed delay and then dead-letter it back
- * to the main queue (one per delay tier, named by the delay so a new tier never clashes with an old queue's
- * arguments), and a dead-letter queue where messages are parked after the last attempt.
+ * Herald's RabbitMQ topology, declared by every service (no publish is routed nowhere, whatever the start order) and
+ * exported to `infra/rabbitmq/definitions.json`. Retry queues are named by their delay, so a new tier never clashes.
  */
 
 export interface ConsumerQueues {

@@ -9,10 +9,8 @@ const ttlField = <Doc>(index: Index<Doc>): Option.Option<{ readonly field: strin
 }
 
 /**
- * Deletes expired documents every `every`: the TTL index a server cannot keep itself (FerretDB answers 238 to
- * `expireAfterSeconds`, and the memory store has no background expiry). A document expires once it is older than
- * the index's lifetime (its date strictly before now minus the lifetime). With `leading`, a round deletes only while
- * it says so (a lease: one copy of a service sweeps a shared collection, not every copy).
+ * Deletes expired documents every `every`: the TTL index FerretDB (code 238) and the memory store cannot keep.
+ * With `leading`, a round deletes only while it says so (a lease: one copy sweeps a shared collection).
  */
 export const sweepExpired = <Doc>(
   indexes: ReadonlyArray<Index<Doc>>,

@@ -8,7 +8,7 @@ import { createHoldingServer, listen, serveWithOwnRouter } from "@herald/infra/S
 import { ServiceUrls } from "@herald/infra/ServiceClients"
 import * as Tasks from "@herald/tasks/Service"
 import * as Users from "@herald/users/Service"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 
 /**
@@ -28,11 +28,11 @@ export const Internal = Layer.unwrapEffect(
           users: `${base}${Users.rpcPath}`,
           tasks: `${base}${Tasks.rpcPath}`,
           notifications: `${base}${Notifications.rpcPath}`,
-          secret: Option.some(secret)
+          secret
         }
       })
     )
-    const routes = Layer.mergeAll(Users.routes, Tasks.routes, Notifications.routes, Rpc.secretMiddleware(Option.some(secret)))
+    const routes = Layer.mergeAll(Users.routes, Tasks.routes, Notifications.routes, Rpc.secretMiddleware(secret))
     const serving = serveWithOwnRouter(routes)
     return Layer.merge(serving.pipe(Layer.provide(Urls)), Urls).pipe(
       Layer.provide(NodeHttpServer.layer(createHoldingServer, { port: 0, host: "127.0.0.1" }))

@@ -67,16 +67,8 @@ const headersFor = (policies: ReadonlyArray<Policy>, decisions: ReadonlyArray<re
 }
 
 /**
- * Fixed-window limits per client address (and, on login and registration, a stricter one per address), one atomic
- * count per policy (checks made at the same time share one Redis call, see `RateLimiter`). When Redis does not
- * answer in time the request is served without a decision (fail-open, logged and counted) unless
- * `RATE_LIMIT_FAIL_MODE=closed`.
- *
- * Per email only failures count, and only from addresses within their own limits (a refused address creates no key):
- * otherwise anyone could lock a known account out by trying it. Once an email had the auth budget of failures in
- * a window, an address is refused on it when it has itself failed there `failuresPerAddressOnLockedEmail` times;
- * an address that has not (the owner's, typically) still gets its correct password through. Guessing stays bounded
- * per address, by its own auth budget and by those few failures on a locked email.
+ * Fixed-window limits per client address, stricter on login and registration, fail-open unless configured closed;
+ * per email only failures count, so nobody can lock a known account out (services/gateway/README.md).
  */
 export const makeRateLimit = Effect.gen(function*() {
   const config = yield* RateLimitConfig

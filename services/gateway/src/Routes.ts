@@ -51,10 +51,8 @@ const Docs = Layer.unwrapScoped(
 )
 
 /**
- * Around every route, outermost first: request id → security headers and access log → one spelling per path →
- * CORS → body limit → rate limit → (authentication, per protected route). Route failures are shaped into API.md's
- * error body inside the rate limit (so limited responses carry its headers); `lastResort` only catches the edge's own
- * defects.
+ * Around every route, outermost first: request id → security headers and log → one spelling per path → CORS → body
+ * limit → rate limit → (authentication). Errors are shaped inside the rate limit, so limited ones carry its headers.
  */
 const Edge = HttpLayerRouter.middleware(
   Effect.gen(function*() {

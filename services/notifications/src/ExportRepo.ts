@@ -83,11 +83,7 @@ export class ExportRepo extends Effect.Service<ExportRepo>()("Herald/ExportRepo"
       pendingOf: documents.pendingOf,
       /** Stores a new export with its job, the `export.requested` event. */
       create: (export_: Omit<ExportDoc, "outbox" | "outboxPending">, job: DomainEventEncoded) =>
-        Effect.gen(function*() {
-          const doc: ExportDoc = { ...export_, outbox: [job], outboxPending: true }
-          yield* exports.insertOne(doc).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
-          return doc
-        }),
+        documents.insert(export_, [job]).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error))),
       /** Changes an export still at `expectedVersion` and records `events` with the change, in one write (`VersionMoved` otherwise). */
       write: documents.write,
       /** A piece of a file being built. */

@@ -10,10 +10,8 @@ import { PoolConfig } from "@herald/infra/InfraConfig"
 const decode = Schema.decodeUnknown(Schema.parseJson(ExportRequested))
 
 /**
- * Export jobs, a bounded pool of workers on `exports.jobs` (any number of copies may run it). While the tasks
- * service or a database is unavailable the pool holds the job and tries again; a job that fails for another reason
- * is retried through the retry queues. The last attempt, or a job past `EXPORT_DEADLINE`, marks the export failed
- * (with a fixed reason; the cause goes to the log) instead of leaving it pending forever.
+ * Export jobs: a consumer pool on `exports.jobs` (any number of copies). The last attempt, or a job past
+ * `EXPORT_DEADLINE`, marks the export failed (the cause goes to the log) instead of leaving it pending forever.
  */
 export const runExportWorker = Effect.gen(function*() {
   const exports = yield* Exports

@@ -12,10 +12,8 @@ import { ExportsRelay } from "./Messaging.ts"
 import { WriteLock } from "./WriteLock.ts"
 
 /**
- * Asynchronous exports. A request stores the export with its `export.requested` event (the job) in one write; a
- * worker that receives the job builds the file a page of tasks at a time (memory stays flat whatever the size),
- * stores it in chunks under a fresh attempt id, and completes the export only if its attempt is still the current
- * one: a job redelivered after a worker died starts a new attempt, and at most one attempt's file survives.
+ * Asynchronous exports: the export and its job are one write; a worker builds the file page by page into chunks under
+ * a fresh attempt id and completes only if its attempt is still current, so at most one attempt's file survives.
  */
 export class Exports extends Effect.Service<Exports>()("Herald/Exports", {
   effect: Effect.gen(function*() {

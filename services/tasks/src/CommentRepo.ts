@@ -49,11 +49,7 @@ export class CommentRepo extends Effect.Service<CommentRepo>()("Herald/CommentRe
       pendingOf: documents.pendingOf,
       /** Stores a new comment with the event that tells of it. */
       create: (comment: Omit<CommentDoc, "outbox" | "outboxPending">, event: DomainEventEncoded) =>
-        Effect.gen(function*() {
-          const doc: CommentDoc = { ...comment, outbox: [event], outboxPending: true }
-          yield* comments.insertOne(doc).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
-          return doc
-        }),
+        documents.insert(comment, [event]).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error))),
       /** Changes a comment still at `expectedVersion` (`VersionMoved` otherwise). */
       write: documents.write,
       /** A live comment: `None` for a malformed id or a deleted one. */

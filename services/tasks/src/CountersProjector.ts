@@ -20,16 +20,8 @@ const CounterState = Schema.Struct({
 type Contribution = { readonly projectId: ProjectId | null; readonly status: TaskStatus | null }
 
 /**
- * Keeps `taskCounts` of every project from task events, by the old → new status (and project) of each task:
- *
- * - Version order: each task's last counted version is recorded (from its first event that is not a creation
- *   outside any project); an event at or below it (a duplicate, or an older event arriving late) changes nothing,
- *   so counts always describe the newest version seen of each task.
- * - Idempotent across crashes: the delta is applied to the project's counters together with a `pending` marker
- *   (task → version) in the same document update, then the task's state is recorded, then the marker is cleared.
- *   A redelivery finds either the state already recorded (skip) or the marker (do not apply the delta twice).
- * - One writer per document: events are handled in one consumer at a time (single active consumer), and counter
- *   documents are written under the write lock of their project.
+ * Keeps `taskCounts` of every project from task events by each task's old → new status, in version order and
+ * idempotent across crashes (a `pending` marker beside the delta); design in services/tasks/README.md.
  */
 export class CountersProjector extends Effect.Service<CountersProjector>()("Herald/CountersProjector", {
   scoped: Effect.gen(function*() {
@@ -42,10 +34,8 @@ export class CountersProjector extends Effect.Service<CountersProjector>()("Hera
       Effect.gen(function*() {
         const task = event.data.task
         const version = event.aggregateVersion
-        // A first event outside any project changes no counter and needs no record: a task without a recorded state
-        // is taken to contribute nothing, which is exactly what it contributes at version 1, and no event is older
-        // than the first, so the version guard loses nothing. (It saves a write per new task, and on FerretDB the
-        // lookup below, which scans the collection.)
+        // A first event outside any project contributes nothing, as a task without a recorded state is taken to, and
+        // no event is older than it: skipping the record saves a write per new task (and a FerretDB scan below).
         if (event.type === "task.created" && version === 1 && task.projectId === null) return "nothing to count" as const
         const before = yield* states.findOne({ _id: task.id })
         if (Option.isSome(before) && before.value.version >= version) return "already counted" as const

@@ -123,11 +123,7 @@ export class ProjectRepo extends Effect.Service<ProjectRepo>()("Herald/ProjectRe
       pendingOf: documents.pendingOf,
       /** Stores a new project (no event: nobody else can know of it yet). */
       create: (project: Omit<ProjectDoc, "outbox" | "outboxPending">) =>
-        Effect.gen(function*() {
-          const doc: ProjectDoc = { ...project, outbox: [], outboxPending: false }
-          yield* projects.insertOne(doc).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error)))
-          return doc
-        }),
+        documents.insert(project, []).pipe(Effect.catchTag("DuplicateKey", (error) => Effect.die(error))),
       /** Changes a project still at `expectedVersion` and records `events` with the change, in one write (`VersionMoved` otherwise). */
       write: documents.write,
       /** A project's counters document, if it has one. */

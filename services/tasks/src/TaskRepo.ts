@@ -88,18 +88,15 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("Herald/TaskRepo", {
        * create run again (its request claimed the id before).
        */
       create: (task: Omit<TaskDoc, "outbox" | "outboxPending">, event: DomainEventEncoded) =>
-        Effect.gen(function*() {
-          const doc: TaskDoc = { ...task, outbox: [event], outboxPending: true }
-          return yield* tasks.insertOne(doc).pipe(
-            Effect.as({ _tag: "Created" as const, doc }),
-            Effect.catchTag("DuplicateKey", () =>
-              Effect.flatMap(tasks.findOne({ _id: task._id }), (existing) =>
-                Option.match(existing, {
-                  onNone: () => Effect.dieMessage(`task ${task._id}: a duplicate insert, yet no such task`),
-                  onSome: (found) => Effect.succeed({ _tag: "Existing" as const, doc: found })
-                })))
-          )
-        }),
+        documents.insert(task, [event]).pipe(
+          Effect.map((doc) => ({ _tag: "Created" as const, doc })),
+          Effect.catchTag("DuplicateKey", () =>
+            Effect.flatMap(tasks.findOne({ _id: task._id }), (existing) =>
+              Option.match(existing, {
+                onNone: () => Effect.dieMessage(`task ${task._id}: a duplicate insert, yet no such task`),
+                onSome: (found) => Effect.succeed({ _tag: "Existing" as const, doc: found })
+              })))
+        ),
       /** The task id a keyed request was given: `candidate` if the request is new, the first one's otherwise. */
       claimRequest: (requestId: string, candidate: TaskId, at: Date) =>
         requests.insertOne({ _id: requestId, taskId: candidate, createdAt: at }).pipe(

@@ -64,11 +64,8 @@ interface TaskAccess {
 }
 
 /**
- * Projects, their members, tasks and comments. A write records its events in the document it changes, in the same
- * compare-and-set on the document's version (the outbox, `@herald/infra/Outbox`), and hands the written document to
- * the relay. Writes of one document go through the write lock, one at a time; the compare-and-set guards against
- * other copies and serves `If-Match`. Who may do what comes from the project document: a non-member is told nothing
- * exists (404), a member whose role does not allow the act is refused (403).
+ * Projects, members, tasks and comments. Writes record their events in the document (the outbox), one at a time per
+ * document (write lock); the compare-and-set guards other copies and serves `If-Match`. Non-members get 404.
  */
 export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
   effect: Effect.gen(function*() {

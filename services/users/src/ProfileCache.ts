@@ -15,15 +15,8 @@ const PendingInvalidation = Schema.Struct({ _id: UserId, version: Schema.Int })
 const sweepEvery = Duration.seconds(1)
 
 /**
- * Read-through profile cache on Redis (1 h by default).
- *
- * - Entries carry the account's version and a write never replaces a newer one: a reader holding an old copy
- *   cannot undo an update's refresh.
- * - An update writes the new profile through. If Redis does not take it, the entry to drop is recorded in MongoDB
- *   and this copy stops reading from the cache; a sweep deletes recorded entries once Redis answers, and only then
- *   is the cache trusted again. So after a PATCH the old profile is never served by the copy that took it, even if
- *   Redis comes back with the old entry; other copies drop it at their next sweep (within a second).
- * - Redis being down only means reading from MongoDB (logged, not an error).
+ * Read-through, versioned profile cache on Redis: an update writes through, and an entry Redis did not take is
+ * recorded and swept, so no copy serves the old profile after a PATCH (services/users/README.md).
  */
 export class ProfileCache extends Effect.Service<ProfileCache>()("Herald/ProfileCache", {
   scoped: Effect.gen(function*() {
