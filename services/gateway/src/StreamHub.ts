@@ -46,7 +46,7 @@ const decodePush = Schema.decodeUnknownOption(Schema.parseJson(RealtimeMessage))
 const countsBatch = 500
 
 /** Counts lookups under way at once: each takes whatever was asked for while the others were out. */
-const countsLookups = 4
+const countsLookups = 2
 
 interface CountsWanted {
   readonly userId: UserId
