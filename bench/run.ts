@@ -421,7 +421,7 @@ const main = async () => {
         mongo,
         database,
         memberCount: fanoutMembers,
-        measured: { gateway1: gateway.pid, gateway2: second.pid, tasks: tasks.pid, notifications: notifications.pid, redis: redisServer, ...store }
+        measured: { gateway1: gateway.pid, gateway2: second.pid, users: users.pid, tasks: tasks.pid, notifications: notifications.pid, redis: redisServer, ...store }
       }).catch((error: unknown) => {
         fanoutError = error instanceof Error ? error.message : String(error)
         console.log(`fan-out failed: ${fanoutError}`)

@@ -45,6 +45,12 @@ export class NotificationsRpc extends RpcGroup.make(
     success: InboxCounts,
     error: DependencyUnavailable
   }),
+  /** The counts of several users at once (a gateway's pushes of one moment): one query per number, whatever their number. */
+  Rpc.make("CountsOf", {
+    payload: { userIds: Schema.Array(UserId).pipe(Schema.maxItems(1000)) },
+    success: Schema.Array(Schema.Struct({ userId: UserId, ...InboxCounts.fields })),
+    error: DependencyUnavailable
+  }),
   Rpc.make("Change", {
     payload: { ...owner, notificationId: PathId, change: InboxChange },
     error: Schema.Union(NotificationNotFound, DependencyUnavailable)

@@ -221,6 +221,15 @@ const makeCollection = <Doc extends Document, Encoded extends object>(spec: Coll
     findOne: (filter) => Effect.sync(() => Option.map(Option.fromNullable(query(filter)[0]), toDoc)),
     find: (filter, options) => Effect.sync(() => select(filter, options).map(toDoc)),
     count: (filter) => Effect.sync(() => query(filter).length),
+    countBy: (filter, field) =>
+      Effect.sync(() => {
+        const counts = new Map<unknown, number>()
+        for (const row of query(filter)) {
+          const value = row[field]
+          if (value !== undefined && value !== null) counts.set(value, (counts.get(value) ?? 0) + 1)
+        }
+        return counts
+      }),
     updateOne: (filter, update, options) =>
       Effect.suspend(() => {
         const result = modify(filter, update, { upsert: options?.upsert })

@@ -196,6 +196,10 @@ const makeCollection = <Doc extends Document, Encoded extends object>(
         return cursor.toArray()
       }).pipe(Effect.flatMap(toDocs)),
     count: (filter) => runRead(name, () => raw.countDocuments(toFilter(filter))),
+    countBy: (filter, field) =>
+      runRead(name, () => raw.aggregate<{ _id: unknown; n: number }>([{ $match: toFilter(filter) }, { $group: { _id: `$${field}`, n: { $sum: 1 } } }]).toArray()).pipe(
+        Effect.map((groups) => new Map(groups.filter((group) => group._id !== null).map((group) => [group._id, group.n])))
+      ),
     updateOne: (filter, update, options) =>
       runWrite(name, () => raw.updateOne(toFilter(filter), toUpdate(update), { upsert: options?.upsert ?? false })).pipe(
         Effect.map((result) => ({ matched: result.matchedCount, upserted: result.upsertedCount > 0 }))

@@ -1,5 +1,5 @@
 import type { DependencyUnavailable } from "@herald/domain/Errors"
-import { Context, Effect, Layer, Queue, type Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Queue, RcMap, Scope, Stream } from "effect"
 import { command, Redis } from "./Redis.ts"
 import { backoff } from "./Retry.ts"
 
@@ -24,43 +24,50 @@ const subscribeRetry = backoff({ base: "50 millis", cap: "2 seconds", retries: 8
 const listenerBacklog = 512
 
 /**
- * The listeners of this process by channel. `onFirst` / `onLast` run when a channel gains its first listener or
- * loses its last, so a transport subscribes to exactly the channels someone here listens to.
+ * The listeners of this process by channel: one transport subscription per channel, made before the first listener's
+ * `subscribe` returns (later ones wait for it) and ended once the last has left.
  */
-const makeListeners = (hooks: {
-  readonly onFirst: (channel: string) => Effect.Effect<void>
-  readonly onLast: (channel: string) => Effect.Effect<void>
-}) => {
-  const channels = new Map<string, Set<Queue.Queue<string>>>()
-  const deliver = (channel: string, message: string) => {
-    const queues = channels.get(channel)
-    if (queues !== undefined) for (const queue of queues) Queue.unsafeOffer(queue, message)
-  }
-  const listen = (channel: string) =>
-    Effect.gen(function*() {
-      const queue = yield* Effect.acquireRelease(Queue.sliding<string>(listenerBacklog), (queue) =>
+const makeListeners = (transport: {
+  readonly subscribe: (channel: string) => Effect.Effect<void>
+  readonly unsubscribe: (channel: string) => Effect.Effect<void>
+}) =>
+  Effect.gen(function*() {
+    // Read by `deliver`, which the transport calls synchronously for every message.
+    const listening = new Map<string, Set<Queue.Queue<string>>>()
+    const channels = yield* RcMap.make({
+      lookup: (channel: string) =>
         Effect.gen(function*() {
-          const queues = channels.get(channel)
-          queues?.delete(queue)
-          if (queues !== undefined && queues.size === 0) {
-            channels.delete(channel)
-            yield* hooks.onLast(channel)
-          }
-          yield* Queue.shutdown(queue)
-        }))
-      const queues = channels.get(channel)
-      if (queues === undefined) {
-        channels.set(channel, new Set([queue]))
-        yield* hooks.onFirst(channel)
-      } else {
-        queues.add(queue)
-      }
-      return Stream.fromQueue(queue)
+          const queues = new Set<Queue.Queue<string>>()
+          yield* Effect.acquireRelease(Effect.sync(() => listening.set(channel, queues)), () => Effect.sync(() => listening.delete(channel)))
+          yield* Effect.acquireRelease(transport.subscribe(channel), () => transport.unsubscribe(channel))
+          return queues
+        })
     })
-  return { deliver, listen }
-}
+    // A channel's first listener waits until the last one's unsubscribe is done: subscribing before it would be undone by it.
+    const turns = yield* RcMap.make({ lookup: (_: string) => Effect.makeSemaphore(1) })
+    const deliver = (channel: string, message: string) => {
+      const queues = listening.get(channel)
+      if (queues !== undefined) for (const queue of queues) Queue.unsafeOffer(queue, message)
+    }
+    const listen = (channel: string) =>
+      Effect.gen(function*() {
+        const turn = yield* RcMap.get(turns, channel)
+        const queue = yield* Effect.acquireRelease(Queue.sliding<string>(listenerBacklog), Queue.shutdown)
+        yield* Effect.acquireRelease(
+          turn.withPermits(1)(Effect.gen(function*() {
+            const held = yield* Scope.make()
+            const queues = yield* RcMap.get(channels, channel).pipe(Scope.extend(held), Effect.onError((cause) => Scope.close(held, Exit.failCause(cause))))
+            queues.add(queue)
+            return { held, queues }
+          })),
+          ({ held, queues }) => turn.withPermits(1)(Effect.zipRight(Effect.sync(() => queues.delete(queue)), Scope.close(held, Exit.void)))
+        )
+        return Stream.fromQueue(queue)
+      })
+    return { deliver, listen }
+  })
 
-export const layerRedis: Layer.Layer<RealtimeBus, never, Redis> = Layer.effect(
+export const layerRedis: Layer.Layer<RealtimeBus, never, Redis> = Layer.scoped(
   RealtimeBus,
   Effect.gen(function*() {
     const redis = yield* Redis
@@ -71,18 +78,19 @@ export const layerRedis: Layer.Layer<RealtimeBus, never, Redis> = Layer.effect(
           client.on("message", (channel: string, message: string) => listeners.deliver(channel.slice(prefix.length), message))
         }
       }))
-    const listeners = makeListeners({
+    const listeners = yield* makeListeners({
       // Awaited, so that a message published once `subscribe` has returned is not missed.
       // A refused subscribe is tried again, not dropped: a listener whose channel was never subscribed hears nothing.
-      onFirst: (channel) =>
+      subscribe: (channel) =>
         Effect.flatMap(subscriber, (client) =>
           Effect.tryPromise(() => client.subscribe(prefix + channel)).pipe(
             Effect.retry(subscribeRetry),
             Effect.catchAll((error) => Effect.logWarning(`real-time: cannot subscribe to ${channel}; its pushes are lost until it resubscribes`, error)),
             Effect.asVoid
           )),
-      onLast: (channel) =>
-        Effect.flatMap(subscriber, (client) => Effect.promise(() => client.unsubscribe(prefix + channel).catch(() => 0)))
+      // Not awaited: ioredis sends one connection's commands in order, so a later SUBSCRIBE of the channel comes after it.
+      unsubscribe: (channel) =>
+        Effect.flatMap(subscriber, (client) => Effect.sync(() => void client.unsubscribe(prefix + channel).catch(() => 0)))
     })
     return RealtimeBus.of({
       publish: (channel, message) => command(() => redis.client.publish(prefix + channel, message)).pipe(Effect.asVoid),
@@ -91,10 +99,11 @@ export const layerRedis: Layer.Layer<RealtimeBus, never, Redis> = Layer.effect(
   })
 )
 
-export const layerMemory: Layer.Layer<RealtimeBus> = Layer.sync(RealtimeBus, () => {
-  const listeners = makeListeners({ onFirst: () => Effect.void, onLast: () => Effect.void })
-  return RealtimeBus.of({
-    publish: (channel, message) => Effect.sync(() => listeners.deliver(channel, message)),
-    subscribe: listeners.listen
-  })
-})
+export const layerMemory: Layer.Layer<RealtimeBus> = Layer.scoped(
+  RealtimeBus,
+  Effect.map(makeListeners({ subscribe: () => Effect.void, unsubscribe: () => Effect.void }), (listeners) =>
+    RealtimeBus.of({
+      publish: (channel, message) => Effect.sync(() => listeners.deliver(channel, message)),
+      subscribe: listeners.listen
+    }))
+)

@@ -67,8 +67,10 @@ export const connect = (config: RedisConfig, options: { readonly required: boole
     let subscriberClient: IORedis | undefined
     const subscriber = Effect.sync(() => {
       if (subscriberClient === undefined) {
-        // Subscriptions are re-sent by ioredis after a reconnect; the offline queue holds them until then.
-        subscriberClient = client.duplicate({ lazyConnect: false, enableOfflineQueue: true })
+        // Subscriptions are re-sent by ioredis after a reconnect; the offline queue holds them until then. No INFO
+        // ready check nor CLIENT SETINFO: a SUBSCRIBE answered during that handshake made ioredis 5 refuse the INFO, drop
+        // the connection and forget the subscription it had just confirmed (ioredis #2037; Stream.test.ts "cold gateway").
+        subscriberClient = client.duplicate({ lazyConnect: false, enableOfflineQueue: true, enableReadyCheck: false, disableClientInfo: true })
         subscriberClient.on("error", () => undefined)
       }
       return subscriberClient

@@ -93,6 +93,8 @@ export interface Collection<Doc extends Document> {
     options?: FindOptions<Doc>
   ) => Effect.Effect<ReadonlyArray<Doc>, DependencyUnavailable>
   readonly count: (filter: Filter<Doc>) => Effect.Effect<number, DependencyUnavailable>
+  /** The documents that match `filter`, counted by their value of `field` in one query (values with none are absent). */
+  readonly countBy: (filter: Filter<Doc>, field: keyof Doc & string) => Effect.Effect<ReadonlyMap<unknown, number>, DependencyUnavailable>
   /** Applies `update` to the first match; `matched` is 0 when nothing matched (a lost compare-and-set). */
   readonly updateOne: (
     filter: Filter<Doc>,

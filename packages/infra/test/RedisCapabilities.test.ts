@@ -2,7 +2,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { servers, uniqueName } from "@herald/testing/Env"
 import { findBinary, freePort, waitForPort } from "@herald/testing/Ports"
 import { startRedis } from "@herald/testing/RedisServer"
-import { Chunk, Context, Duration, Effect, FastCheck as fc, Fiber, Layer, Option, Redacted, Schedule, Stream, TestClock } from "effect"
+import { Chunk, Context, Duration, Effect, Exit, FastCheck as fc, Fiber, Layer, Option, Redacted, Schedule, Scope, Stream, TestClock, TestServices } from "effect"
 import * as Cache from "../src/Cache.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
 import * as Realtime from "../src/Realtime.ts"
@@ -139,6 +139,31 @@ const contract = (
         expect(Chunk.toArray(yield* Fiber.join(secondTwo))).toEqual(["a", "b"])
         expect(Chunk.toArray(yield* Fiber.join(otherOne))).toEqual(["c"])
       }), { timeout: 10_000 })
+
+    it.scoped("listeners that join a channel together, or as its last one leaves, hear what is published once they have joined", () =>
+      Effect.gen(function*() {
+        const bus = yield* Realtime.RealtimeBus
+        // Each listener, once `subscribe` has returned, publishes a message of its own and must hear it.
+        const hearsOwn = (channel: string, own: string) =>
+          Effect.gen(function*() {
+            const stream = yield* bus.subscribe(channel)
+            const heard = yield* Effect.fork(Stream.runHead(Stream.filter(stream, (message) => message === own)).pipe(
+              Effect.timeout("3 seconds"),
+              Effect.option,
+              TestServices.provideLive
+            ))
+            yield* bus.publish(channel, own)
+            return yield* Fiber.join(heard)
+          })
+        for (let round = 0; round < 5; round++) {
+          const together = yield* Effect.all(Array.from({ length: 4 }, (_, i) => hearsOwn(`together-${round}`, `joined-${i}`)), { concurrency: "unbounded" })
+          expect(together.map(Option.flatten)).toEqual([0, 1, 2, 3].map((i) => Option.some(`joined-${i}`)))
+          const leaving = yield* Scope.make()
+          yield* Scope.extend(bus.subscribe(`churn-${round}`), leaving)
+          const [, joining] = yield* Effect.all([Scope.close(leaving, Exit.void), hearsOwn(`churn-${round}`, "back")], { concurrency: "unbounded" })
+          expect(Option.flatten(joining)).toEqual(Option.some("back"))
+        }
+      }), { timeout: 30_000 })
   })
 
 describe("Redis-backed capabilities", () => {

@@ -124,6 +124,14 @@ const contract = (name: string, store: Layer.Layer<DocumentStore>) =>
         expect(yield* items.count({ owner: "ann" })).toBe(3)
       }))
 
+    it.scoped("countBy counts the matching documents by a field's value in one query", () =>
+      Effect.gen(function*() {
+        const items = yield* open("countby")
+        yield* items.insertMany(["ann", "ann", "bob", "ann", "cy"].map((owner, i) => item(`k${i}`, { owner, rank: i })))
+        expect(yield* items.countBy({ owner: { $in: ["ann", "bob", "dan"] }, rank: { $gt: 0 } }, "owner")).toEqual(new Map([["ann", 2], ["bob", 1]]))
+        expect(yield* items.countBy({ owner: "nobody" }, "owner")).toEqual(new Map())
+      }))
+
     it.scoped("an updateMany that would break a unique index fails, and the index still holds", () =>
       Effect.gen(function*() {
         const items = yield* open("many_unique")

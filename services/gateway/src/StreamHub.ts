@@ -4,7 +4,7 @@ import { VersionedCache } from "@herald/infra/Cache"
 import { RealtimeBus, userChannel } from "@herald/infra/Realtime"
 import { isRevoked } from "@herald/infra/Revocations"
 import { callNotifications, NotificationsClient } from "@herald/infra/ServiceClients"
-import { Deferred, Effect, Metric, Option, Queue, RcMap, Schema, type Scope, Stream } from "effect"
+import { Chunk, Deferred, Effect, Metric, Option, Queue, RcMap, Schema, type Scope, Stream } from "effect"
 
 import { StreamConfig } from "./GatewayConfig.ts"
 
@@ -42,6 +42,17 @@ const inboxSize = 256
 /** What the notifications service publishes: a notification, or word of an inbox change; the counts are added here. */
 const decodePush = Schema.decodeUnknownOption(Schema.parseJson(RealtimeMessage))
 
+/** Users whose counts one `CountsOf` call may ask for (the RPC's own bound is 1,000). */
+const countsBatch = 500
+
+/** Counts lookups under way at once: each takes whatever was asked for while the others were out. */
+const countsLookups = 2
+
+interface CountsWanted {
+  readonly userId: UserId
+  readonly counts: Deferred.Deferred<Option.Option<InboxCounts>>
+}
+
 const unreadLookups = Metric.counter("herald_stream_unread_lookups_total", {
   description: "Inbox-count lookups made for real-time pushes (one per push per user, whatever their open streams)"
 })
@@ -69,11 +80,30 @@ export class StreamHub extends Effect.Service<StreamHub>()("Herald/StreamHub", {
       Effect.flatMap(Deferred.succeed(listener.closing, { code, reason }), (first) =>
         first ? Metric.increment(closedStreams(metric)) : Effect.void)
 
+    // The pushes of one moment (an event told to many users) share their counts lookups: one RPC and two queries for a
+    // batch instead of one RPC and two queries per user. Request batching in Effect only groups requests of one fiber.
+    const wanted = yield* Queue.unbounded<CountsWanted>()
+    const lookUpBatch = Effect.gen(function*() {
+      const batch = Chunk.toReadonlyArray(yield* Queue.takeBetween(wanted, 1, countsBatch))
+      const userIds = [...new Set(batch.map((want) => want.userId))]
+      const found = yield* callNotifications(notifications.CountsOf({ userIds })).pipe(
+        Effect.map((all) => new Map(all.map(({ userId, ...counts }) => [userId, counts]))),
+        Effect.option
+      )
+      for (const want of batch) {
+        yield* Deferred.succeed(want.counts, Option.flatMap(found, (byUser) => Option.fromNullable(byUser.get(want.userId))))
+      }
+    })
+    yield* Effect.forkScoped(Effect.forever(lookUpBatch).pipe(Effect.replicateEffect(countsLookups, { concurrency: "unbounded" })))
+    const countsOf = (userId: UserId) =>
+      Effect.flatMap(Deferred.make<Option.Option<InboxCounts>>(), (counts) =>
+        Effect.zipRight(Queue.offer(wanted, { userId, counts }), Deferred.await(counts)))
+
     const deliver = (userId: UserId, entries: Set<Entry>, message: RealtimeMessage) =>
       Effect.gen(function*() {
         if (entries.size === 0) return
         yield* Metric.increment(unreadLookups)
-        const counts = yield* callNotifications(notifications.Counts({ userId })).pipe(Effect.option)
+        const counts = yield* countsOf(userId)
         const push: Push = message.type === "notification"
           ? { _tag: "notification", notification: message.notification, counts }
           : { _tag: "counts", counts }

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { newNotificationId } from "@herald/domain/Ids"
 import { eventually, field, request, signUp, sleep, tellUser } from "@herald/testing/Http"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Fiber, Layer } from "effect"
 import { Redis } from "ioredis"
-import { connect, ofType } from "@herald/testing/Stream"
+import { cluster } from "@herald/testing/Cluster"
+import { startRedis } from "@herald/testing/RedisServer"
+import { connect, ofType, type StreamClient } from "@herald/testing/Stream"
 import * as System from "@herald/testing/System"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
@@ -105,5 +107,33 @@ describe("the notification stream's guards", () => {
       const delivered = ofType(stream.messages, "notification").length
       console.log(`a paused client received ${delivered} of ${pushes} pushes of 64 KiB before it was closed`)
       expect(delivered).toBeLessThan(pushes)
+    }).pipe(Effect.scoped), { timeout: 90_000 })
+
+  it.live("streams opened all at once on a cold gateway, while its Redis subscriber connection is still in its handshake, hear every push sent once they said ready", () =>
+    Effect.gen(function*() {
+      const redis = yield* Effect.acquireRelease(promise(() => startRedis()), (server) => promise(server.stop))
+      // A gateway process of its own: in one process, the notifications service's own subscription warms the connection.
+      const env = System.testEnv("stream-cold", { REDIS_URL: redis.url })
+      const { gateways: [gateway] } = yield* cluster(env, { gateways: 1, notifications: 1 })
+      if (gateway === undefined) return expect.fail("one gateway was asked for")
+      const { url } = gateway
+      const users = yield* Effect.forEach(Array.from({ length: 24 }), (_, i) => promise(() => signUp(url, `cold${i}`)), { concurrency: 8 })
+      const publisher = yield* Effect.acquireRelease(Effect.sync(() => new Redis(redis.url)), (client) => Effect.sync(() => client.disconnect()))
+      // Frozen while the streams open: the subscriber connection the first of them makes stays in its handshake.
+      redis.pause()
+      const opening = yield* Effect.fork(Effect.forEach(users, (user) => Effect.orDie(connect(url, { token: user.token })), { concurrency: "unbounded" }))
+      yield* Effect.sleep("2 seconds")
+      redis.resume()
+      const streams = yield* Fiber.join(opening)
+      const pushAfterReady = (stream: StreamClient, userId: string) =>
+        Effect.gen(function*() {
+          yield* promise(() => eventually(async () => stream.messages, (m) => ofType(m, "ready").length === 1, 10_000))
+          const notification = { id: yield* newNotificationId, type: "task.created", title: "cold", body: "cold start", data: {}, actor: null, read: false, readAt: null, seen: false, archived: false, createdAt: new Date().toISOString() }
+          yield* promise(() => publisher.publish(`${env.REDIS_PREFIX}rt:user:${userId}`, JSON.stringify({ type: "notification", notification })))
+        })
+      yield* Effect.forEach(streams, (stream, i) => pushAfterReady(stream, users[i]?.userId ?? ""), { concurrency: "unbounded" })
+      const heard = () => streams.map((stream) => ofType(stream.messages, "notification").length)
+      yield* promise(() => eventually(async () => heard(), (counts) => counts.every((n) => n === 1), 10_000).catch(() => undefined))
+      expect(heard().filter((n) => n !== 1)).toEqual([])
     }).pipe(Effect.scoped), { timeout: 90_000 })
 })

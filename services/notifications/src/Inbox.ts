@@ -24,6 +24,7 @@ export class Inbox extends Effect.Service<Inbox>()("Herald/Inbox", {
     return {
       list: (userId: UserId, options: ListOptions) => repo.list(userId, options),
       counts: (userId: UserId) => repo.counts(userId),
+      countsOf: (userIds: ReadonlyArray<UserId>) => repo.countsOf(userIds),
       change: (userId: UserId, id: string, change: InboxChange) => Effect.zipRight(repo.change(userId, id, change), changed(userId)),
       remove: (userId: UserId, id: string) => Effect.zipRight(repo.remove(userId, id), changed(userId)),
       changeAll: (userId: UserId, change: BulkChange, projectId?: ProjectId) =>

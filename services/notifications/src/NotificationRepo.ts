@@ -143,6 +143,15 @@ export class NotificationRepo extends Effect.Service<NotificationRepo>()("Herald
           ], { concurrency: 2 }),
           ([unread, unseen]) => ({ unread, unseen })
         ),
+      /** The counts of each of `userIds`, in two queries whatever their number. */
+      countsOf: (userIds: ReadonlyArray<UserId>) =>
+        Effect.map(
+          Effect.all([
+            notifications.countBy({ userId: { $in: userIds }, archived: false, read: false }, "userId"),
+            notifications.countBy({ userId: { $in: userIds }, archived: false, seen: false }, "userId")
+          ], { concurrency: 2 }),
+          ([unread, unseen]) => userIds.map((userId) => ({ userId, unread: unread.get(userId) ?? 0, unseen: unseen.get(userId) ?? 0 }))
+        ),
       /** One notification of `userId` changes state; another user's is not found. */
       change: (userId: UserId, id: string, change: InboxChange) =>
         isNotificationId(id)

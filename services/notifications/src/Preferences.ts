@@ -9,6 +9,9 @@ import { PreferencesCacheConfig } from "./NotificationsConfig.ts"
 
 const decodeUpdated = Schema.decodeUnknownOption(Schema.parseJson(PreferencesUpdated))
 
+/** Preferences read from the users service at once, for the recipients of one delivery whose copy is missing. */
+const preferenceReads = 32
+
 /**
  * The notifications service's copy of its recipients' preferences: read from the users service once per user (not
  * per event), kept in a bounded cache, and dropped on `user.preferences_updated` (published by the users service on
@@ -55,7 +58,10 @@ export class RecipientPreferences extends Effect.Service<RecipientPreferences>()
       current,
       /** The notifications whose recipients take them in-app, in order. */
       keepInApp: <Doc extends { readonly userId: UserId; readonly type: string }>(docs: ReadonlyArray<Doc>) =>
-        Effect.filter(docs, (doc) => Effect.map(current(doc.userId), (stored) => deliversInApp(stored.preferences, doc.type)))
+        Effect.filter(docs, (doc) => Effect.map(current(doc.userId), (stored) => deliversInApp(stored.preferences, doc.type)), {
+          // An event told to a whole project reads the preferences of every member it has not read yet.
+          concurrency: preferenceReads
+        })
     }
   })
 }) {}

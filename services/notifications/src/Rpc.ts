@@ -16,6 +16,7 @@ export const NotificationsHandlers = NotificationsRpc.toLayer(
       List: ({ userId, ...options }) => inbox.list(userId, options),
       Since: ({ after, limit, userId }) => notifications.since(userId, after, limit),
       Counts: ({ userId }) => inbox.counts(userId),
+      CountsOf: ({ userIds }) => inbox.countsOf(userIds),
       Change: ({ change, notificationId, userId }) => inbox.change(userId, notificationId, change),
       Delete: ({ notificationId, userId }) => inbox.remove(userId, notificationId),
       ChangeAll: ({ change, projectId, userId }) => inbox.changeAll(userId, change, projectId),
