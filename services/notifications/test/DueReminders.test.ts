@@ -145,7 +145,8 @@ const itemsOf = (body: unknown): ReadonlyArray<unknown> => {
   return Array.isArray(items) ? items : []
 }
 
-describe("due-date reminders", () => {
+// Each test walks the test clock through days, and FerretDB's leased TTL sweeps (notifications, email records) run every minute of it.
+describe("due-date reminders", { timeout: 180_000 }, () => {
   it.scoped("task.due_soon at the due date less the lead and task.overdue at the due date, once each, to assignee and watchers who are members now", () =>
     Effect.gen(function*() {
       yield* at(0)
@@ -296,7 +297,7 @@ describe("due-date reminders", () => {
       expect(yield* first.repo.count({ type: "task.due_soon" })).toBe(80)
       expect(yield* first.repo.count({ type: "task.overdue" })).toBe(80)
       expect(yield* first.reminders.pending).toEqual([])
-    }), { timeout: 60_000 })
+    }), { timeout: 300_000 })
 
   it.scoped("a scheduler that was down fires on its return what fell due meanwhile (a due_soon past its due date gives way to overdue)", () =>
     Effect.gen(function*() {
