@@ -297,7 +297,7 @@ describe("due-date reminders", { timeout: 180_000 }, () => {
       expect(yield* first.repo.count({ type: "task.due_soon" })).toBe(80)
       expect(yield* first.repo.count({ type: "task.overdue" })).toBe(80)
       expect(yield* first.reminders.pending).toEqual([])
-    }), { timeout: 300_000 })
+    }), { timeout: 1_200_000 })
 
   it.scoped("a scheduler that was down fires on its return what fell due meanwhile (a due_soon past its due date gives way to overdue)", () =>
     Effect.gen(function*() {
