@@ -1,10 +1,6 @@
 /**
- * `tsx bench/limiter-batching.ts`: the rate limiter's batching, Herald's (the checks of one event-loop turn in one
- * script call) against Effect's `RequestResolver` batching (`makeBatched` behind @effect/experimental's
- * `dataLoader`, the one that batches across fibers), on one redis-server (`REDIS_URL`, or one started here).
- * Both send the same script through `RateLimiter.evaluateChecks`; only the gathering differs. Prints checks/s and
- * this process's CPU per check. `BENCH_SECONDS` (default 3) per run, after one uncounted second; `LANES` (50)
- * concurrent callers.
+ * `tsx bench/limiter-batching.ts`: the limiter's own batching against Effect's `RequestResolver` batching, same
+ * script, only the gathering differs (setup and results in bench/README.md). `BENCH_SECONDS` (3), `LANES` (50).
  */
 import { dataLoader } from "@effect/experimental/RequestResolver"
 import { startRedis } from "@herald/testing/RedisServer"

@@ -1,12 +1,6 @@
 /**
- * `npm run bench` (bundles the services first, `npm run build`, and runs them as the images do): Herald's hot path, rate limiter and event pipeline, each next to a baseline measured in the same
- * run on the same servers (FerretDB, redis-server and a RabbitMQ vhost started here, loopback only), plus memory and
- * cold start. The hot path also runs against a reference with no target, Effect's HttpApi doing the same read and
- * nothing else, and reports each process's CPU time per request, so that the gap to the bare baseline can be split
- * between the framework and Herald's own work. Prints a table and writes bench/results.json. Bounded: about ten
- * minutes, then it stops.
- *
- * BENCH_SECONDS (default 8) sets the length of each load run; BENCH_EVENTS (default 1500) the pipeline size.
+ * `npm run bench`: Herald's bundles against the baselines of bench/README.md, on servers started here; prints a table
+ * and writes bench/results.json (about ten minutes). BENCH_SECONDS (8) per load run; BENCH_EVENTS (1500) per pipeline.
  */
 import { Effect, Layer, Redacted } from "effect"
 import * as RateLimiter from "@herald/infra/RateLimiter"
@@ -85,10 +79,8 @@ const peakRss = async <A>(processes: Record<string, ServiceProcess>, during: Pro
 }
 
 /**
- * Idle RSS: V8 keeps the young generation it grew while starting until the process has been quiet for a while (its
- * memory reducer gave it back 30–70 s after start, measured), so "just started" is not "idle". After
- * `settleSeconds` without traffic, samples once a second for `sampleSeconds` and returns the median and the maximum
- * of each process (background work, such as the outbox relay's poll, still runs and still allocates).
+ * Idle RSS, median and maximum per process, sampled after `settleSeconds` of quiet: V8 gives back the young
+ * generation grown at start only 30–70 s later (measured), so "just started" is not "idle".
  */
 const idleRss = async (pids: Record<string, number | undefined>, settleSeconds = 60, sampleSeconds = 20) => {
   await sleep(settleSeconds * 1000)
@@ -260,10 +252,8 @@ const main = async () => {
       hot = { heraldRun, bareRun, floorRun, expressRun }
     }
 
-    // 2. The limiter alone, in this process: Herald's limiter (checks of one event-loop turn in one script call) vs
-    // raw INCR (one command per check), same client settings. Each runs 2 s uncounted first, as the load runs do: the
-    // first seconds of a cold code path measure the JIT (Herald's limiter, cold: 79k/s, then 154k and 174k/s in the
-    // same process; raw INCR 121k, 134k, 134k).
+    // 2. The limiter alone, in this process, against raw INCR (one command per check), same client settings; 2 s
+    // uncounted first, as the load runs do, because a cold code path measures the JIT (bench/README.md).
     let limiter: { limiterChecks: number; incrPerSecond: number; incrDefaultPerSecond: number } | undefined
     if (runs("limiter")) {
       noteLoad("limiter")

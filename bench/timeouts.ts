@@ -1,8 +1,6 @@
 /**
- * `tsx bench/timeouts.ts`: what a per-call `Effect.timeout` costs on the two per-request waits, a Redis command
- * (`Redis.command`, the revocation check) and an internal RPC call (`Rpc.call`), next to the same call without it.
- * One redis-server (`REDIS_URL`, or one started here) and an echo RPC service in this process; 50 concurrent
- * fibers; prints calls/s and this process's CPU per call. `BENCH_SECONDS` (default 3) per run.
+ * `tsx bench/timeouts.ts`: what a per-call timeout costs on a Redis command and an internal RPC call, next to the
+ * same call without it (setup and results in bench/README.md). `BENCH_SECONDS` (default 3) per run.
  */
 import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"

@@ -1,8 +1,6 @@
 /**
- * Reference (c), not a target: the floor of the framework Herald is built on. Effect's HttpApi serving
- * `GET /api/tasks/:id` with Herald's own `Task` response schema, from one direct database read, in one process —
- * no authentication, rate limit, RPC hop, middleware or logging. Herald's hot path does all of that on top, so its
- * ratio to this row is the cost of Herald's own features; this row's ratio to (a) is the cost of the framework.
+ * Reference (c): Effect's HttpApi serving `GET /api/tasks/:id` with Herald's `Task` schema from one database read,
+ * nothing else; Herald's ratio to it is the cost of its own features (bench/README.md).
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"

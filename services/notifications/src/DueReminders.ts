@@ -62,10 +62,8 @@ const fired = Metric.counter("herald_due_reminders_fired_total", { description: 
 const batchSize = 100
 
 /**
- * Due-date reminders: keeps the timers of tasks' due dates from task events (called by the consumer, in each
- * project's order, one writer per task), and fires those due. A firing delivers through `Notifier.deliver` under an
- * id derived from the timer, records its claim, then deletes the timer: a crash in between only fires it again,
- * which the notifications' unique key (event, recipient) makes harmless.
+ * Keeps due-date timers from task events (one writer per task) and fires those due: deliver, claim, delete, so a
+ * crash in between only fires again, which the notifications' unique key makes harmless (see the README).
  */
 export class DueReminders extends Effect.Service<DueReminders>()("Herald/DueReminders", {
   scoped: Effect.gen(function*() {

@@ -16,10 +16,8 @@ const encodePush = Schema.encodeSync(Schema.parseJson(RealtimeMessage))
 const pushConcurrency = 64
 
 /**
- * Turns events into notifications: keeps the membership of projects from project events, resolves each event's
- * recipients from it and from the event (see `recipientsOf`), stores one notification per (event, recipient), and
- * pushes those newly stored to their recipients' real-time channels. Events of one project must reach it in order,
- * from one fiber at a time (the consumer's mailboxes are keyed by project).
+ * Turns events into notifications, one per (event, recipient), and pushes those newly stored. Events of one project
+ * must reach it in order, from one fiber at a time (the consumer's mailboxes are keyed by project; see the README).
  */
 export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
   effect: Effect.gen(function*() {

@@ -13,11 +13,8 @@ const decodeUpdated = Schema.decodeUnknownOption(Schema.parseJson(PreferencesUpd
 const preferenceReads = 32
 
 /**
- * The notifications service's copy of its recipients' preferences: read from the users service once per user (not
- * per event), kept in a bounded cache, and dropped on `user.preferences_updated` (published by the users service on
- * the real-time bus before its PUT answers), so the next event follows a change. A copy found older than the version
- * announced (read while the change was being written) is read again; `PREFERENCES_CACHE_TTL` bounds how long a lost
- * announcement (Redis down at that moment) can leave a copy stale.
+ * A bounded cache of recipients' preferences read from the users service, dropped on `user.preferences_updated` so
+ * the next event follows a change; `PREFERENCES_CACHE_TTL` bounds a lost announcement (the README has the design).
  */
 export class RecipientPreferences extends Effect.Service<RecipientPreferences>()("Herald/RecipientPreferences", {
   scoped: Effect.gen(function*() {
