@@ -50,17 +50,13 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
       )
 
     /**
-     * Delivers notifications made for their recipients (by events, or by the scheduler's reminders): each recipient's
-     * preferences decide whether it is kept in-app (critical types always are) and whether it is emailed (recorded
-     * first: a type muted in-app may still be emailed); one insert for all, then the pushes of those newly stored.
-     * Returns those newly stored.
+     * The one delivery path (events and reminders): the in-app filter, one insert, the pushes, then the email records
+     * of all candidates (a type muted in-app may still be emailed; a redelivery records what a crash left out).
      */
     const deliver = (candidates: ReadonlyArray<NotificationDoc>) =>
       Effect.gen(function*() {
-        yield* email.record(candidates)
         const docs = yield* preferences.keepInApp(candidates)
-        if (docs.length === 0) return []
-        const stored = yield* repo.insertMany(docs)
+        const stored = docs.length === 0 ? [] : yield* repo.insertMany(docs)
         const fresh = docs.filter((_, index) => stored[index] === true)
         const byUser = new Map<string, Array<NotificationDoc>>()
         for (const doc of fresh) {
@@ -72,6 +68,7 @@ export class Notifier extends Effect.Service<Notifier>()("Herald/Notifier", {
           concurrency: pushConcurrency,
           discard: true
         })
+        yield* email.record(candidates)
         return fresh
       })
 
