@@ -1,6 +1,6 @@
 import { eventsExchange } from "@herald/domain/Events"
 import { Effect } from "effect"
-import type { ExchangeSpec, QueueSpec, Topology } from "./Broker.ts"
+import { Broker, type ExchangeSpec, type QueueSpec, type Topology } from "./Broker.ts"
 import { queueArguments } from "./Amqp.ts"
 import { NamePrefix, RetryDelays } from "./InfraConfig.ts"
 
@@ -65,6 +65,15 @@ export const events: ExchangeSpec = { name: eventsExchange, type: "topic" }
 
 /** Herald's topology from configuration (retry delays, name prefix). */
 export const fromConfig = Effect.map(Effect.all([RetryDelays, NamePrefix]), ([delays, prefix]) => herald(delays, prefix))
+
+/** Herald's queues and exchange from configuration, declared on the broker (now and after every reconnection). */
+export class DeclaredTopology extends Effect.Service<DeclaredTopology>()("Herald/DeclaredTopology", {
+  effect: Effect.gen(function*() {
+    const topology = yield* fromConfig
+    yield* (yield* Broker).declare(topology.topology)
+    return topology
+  })
+}) {}
 
 /** The queues of Herald's consumers, for a given set of retry delays. */
 export const herald = (retryDelaysMs: ReadonlyArray<number>, prefix = "") => {

@@ -3,7 +3,7 @@ import * as ConsumerPool from "@herald/infra/ConsumerPool"
 import type { Delivery } from "@herald/infra/Broker"
 import { Effect, Schema } from "effect"
 import { DueReminders } from "./DueReminders.ts"
-import { NotificationsTopology } from "./Messaging.ts"
+import { DeclaredTopology } from "@herald/infra/Topology"
 import { Notifier } from "./Notifier.ts"
 import { PoolConfig } from "@herald/infra/InfraConfig"
 
@@ -25,7 +25,7 @@ export const mailboxOf = (delivery: Delivery): string | undefined => projectKey.
 export const runConsumer = Effect.gen(function*() {
   const notifier = yield* Notifier
   const reminders = yield* DueReminders
-  const { notifications } = yield* NotificationsTopology
+  const { notifications } = yield* DeclaredTopology
   const pool = yield* PoolConfig
 
   const decode = (body: string) =>

@@ -4,7 +4,7 @@ import { Clock, Duration, Effect, Option, Schema } from "effect"
 import { ExportRepo } from "./ExportRepo.ts"
 import { ExportConfig } from "./NotificationsConfig.ts"
 import { Exports } from "./Exports.ts"
-import { NotificationsTopology } from "./Messaging.ts"
+import { DeclaredTopology } from "@herald/infra/Topology"
 import { PoolConfig } from "@herald/infra/InfraConfig"
 
 const decode = Schema.decodeUnknown(Schema.parseJson(ExportRequested))
@@ -16,7 +16,7 @@ const decode = Schema.decodeUnknown(Schema.parseJson(ExportRequested))
 export const runExportWorker = Effect.gen(function*() {
   const exports = yield* Exports
   const repo = yield* ExportRepo
-  const { exportJobs } = yield* NotificationsTopology
+  const { exportJobs } = yield* DeclaredTopology
   const pool = yield* PoolConfig
   const config = yield* ExportConfig
   return yield* ConsumerPool.run({

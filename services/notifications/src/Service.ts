@@ -14,7 +14,8 @@ import { runDueScheduler } from "./DueScheduler.ts"
 import { ExportRepo } from "./ExportRepo.ts"
 import { Exports } from "./Exports.ts"
 import { runExportWorker } from "./ExportWorker.ts"
-import { ExportsRelay, NotificationsTopology } from "./Messaging.ts"
+import { DeclaredTopology } from "@herald/infra/Topology"
+import { ExportsRelay } from "./Messaging.ts"
 import { Inbox } from "./Inbox.ts"
 import { NotificationRepo } from "./NotificationRepo.ts"
 import { Notifier } from "./Notifier.ts"
@@ -40,7 +41,7 @@ export const Readiness = Layer.effect(
 
 export const Core = Layer.merge(Exports.Default, Inbox.Default).pipe(
   Layer.provideMerge(ExportsRelay.Default),
-  Layer.provideMerge(Layer.mergeAll(NotificationRepo.Default, ExportRepo.Default, WriteLock.Default, NotificationsTopology.Default))
+  Layer.provideMerge(Layer.mergeAll(NotificationRepo.Default, ExportRepo.Default, WriteLock.Default, DeclaredTopology.Default))
 )
 
 /** The consumers: notifications from events, the export workers, the due-date reminders' scheduler and the email digest job. */

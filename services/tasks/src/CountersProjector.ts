@@ -4,7 +4,7 @@ import { TaskStatus } from "@herald/domain/Task"
 import * as ConsumerPool from "@herald/infra/ConsumerPool"
 import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Option, Schema } from "effect"
-import { TasksTopology } from "./Messaging.ts"
+import { DeclaredTopology } from "@herald/infra/Topology"
 import { ProjectRepo } from "./ProjectRepo.ts"
 import { WriteLock } from "./WriteLock.ts"
 import { PoolConfig } from "@herald/infra/InfraConfig"
@@ -95,7 +95,7 @@ const commentEvent = Schema.decodeUnknownOption(
 /** Runs the projector on the `tasks.counters` queue. */
 export const runProjector = Effect.gen(function*() {
   const projector = yield* CountersProjector
-  const { counters } = yield* TasksTopology
+  const { counters } = yield* DeclaredTopology
   const pool = yield* PoolConfig
   return yield* ConsumerPool.run({
     name: "counters",

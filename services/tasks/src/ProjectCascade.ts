@@ -1,7 +1,7 @@
 import { ProjectDeleted } from "@herald/domain/Events"
 import * as ConsumerPool from "@herald/infra/ConsumerPool"
 import { Effect, Schema } from "effect"
-import { TasksTopology } from "./Messaging.ts"
+import { DeclaredTopology } from "@herald/infra/Topology"
 import { Tasks } from "./Tasks.ts"
 import { PoolConfig } from "@herald/infra/InfraConfig"
 
@@ -13,7 +13,7 @@ const decode = Schema.decodeUnknown(Schema.parseJson(ProjectDeleted))
  */
 export const runCascade = Effect.gen(function*() {
   const tasks = yield* Tasks
-  const { cascade } = yield* TasksTopology
+  const { cascade } = yield* DeclaredTopology
   const pool = yield* PoolConfig
   return yield* ConsumerPool.run({
     name: "cascade",

@@ -6,7 +6,8 @@ import { ServiceReadiness } from "@herald/infra/Server"
 import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Layer } from "effect"
 import { CountersProjector, runProjector } from "./CountersProjector.ts"
-import { TasksRelay, TasksTopology } from "./Messaging.ts"
+import { DeclaredTopology } from "@herald/infra/Topology"
+import { TasksRelay } from "./Messaging.ts"
 import { CommentRepo } from "./CommentRepo.ts"
 import { People } from "./People.ts"
 import { runCascade } from "./ProjectCascade.ts"
@@ -37,7 +38,7 @@ export const Readiness = Layer.effect(
  */
 export const Core = Tasks.Default.pipe(
   Layer.provideMerge(Layer.merge(TasksRelay.Default, People.Default)),
-  Layer.provideMerge(Layer.mergeAll(TaskRepo.Default, ProjectRepo.Default, CommentRepo.Default, WriteLock.Default, TasksTopology.Default))
+  Layer.provideMerge(Layer.mergeAll(TaskRepo.Default, ProjectRepo.Default, CommentRepo.Default, WriteLock.Default, DeclaredTopology.Default))
 )
 
 /** The consumers of the tasks service: the counters projector and the project cascade. */
