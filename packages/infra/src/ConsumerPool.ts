@@ -111,6 +111,7 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
       maxInFlight: maxInFlightGauge(options.name),
       maxQueued: maxQueuedGauge(options.name)
     }
+    /** The one place the pool's numbers change: its own view, and the metrics exported from it. */
     const track = (change: Partial<Record<"inFlight" | "queued" | "handled" | "retried" | "deadLettered" | "restarts", number>>) =>
       Ref.updateAndGet(stats, (s) => {
         const inFlight = s.inFlight + (change.inFlight ?? 0)
@@ -128,6 +129,9 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
       }).pipe(
         Effect.tap((s) =>
           Effect.all([
+            Metric.incrementBy(metrics.handled, change.handled ?? 0),
+            Metric.incrementBy(metrics.retried, change.retried ?? 0),
+            Metric.incrementBy(metrics.deadLettered, change.deadLettered ?? 0),
             Metric.set(metrics.inFlight, s.inFlight),
             Metric.set(metrics.queued, s.queued),
             Metric.set(metrics.maxInFlight, s.maxInFlight),
@@ -160,7 +164,6 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
       republish(delivery, options.queues.dlq, { [attemptsHeader]: attempts, [reasonHeader]: reason.slice(0, 1_000) }).pipe(
         Effect.zipRight(delivery.ack),
         Effect.zipRight(track({ deadLettered: 1 })),
-        Effect.zipRight(Metric.increment(metrics.deadLettered)),
         Effect.zipRight(Effect.logWarning(`${options.name}: parked a message in ${options.queues.dlq}: ${reason}`))
       )
 
@@ -170,16 +173,14 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
         ? deadLetter(delivery, `failed ${attempts} times; last error: ${reason}`, attempts)
         : republish(delivery, options.queues.retryQueue(attempts), { [attemptsHeader]: attempts }).pipe(
           Effect.zipRight(delivery.ack),
-          Effect.zipRight(track({ retried: 1 })),
-          Effect.zipRight(Metric.increment(metrics.retried))
+          Effect.zipRight(track({ retried: 1 }))
         )
     }
 
     /** Handled: acknowledged and counted (`inFlight` is the caller's to release). */
     const acknowledge = (deliveries: ReadonlyArray<Delivery>) =>
       Effect.forEach(deliveries, (delivery) => delivery.ack, { discard: true }).pipe(
-        Effect.zipRight(track({ handled: deliveries.length })),
-        Effect.zipRight(Metric.incrementBy(metrics.handled, deliveries.length))
+        Effect.zipRight(track({ handled: deliveries.length }))
       )
 
     /** Settles one delivery; returns normally unless the handler died (then the worker dies too). */
