@@ -22,6 +22,8 @@ export interface FanoutResult {
   readonly allStoredSeenMs: number
   /** ms from the write to each push's arrival at its socket. */
   readonly pushedMs: { readonly p50: number; readonly p99: number; readonly max: number }
+  /** From the write until the stream's `counts` frame after its notification (the badge; it follows the push). */
+  readonly countsMs: { readonly p50: number; readonly p99: number; readonly max: number }
   readonly storedPerSecond: number
   readonly setupSeconds: number
   readonly cpuMsPerNotification: Record<string, number>
@@ -42,7 +44,7 @@ const signUpMany = async (base: string, count: number, concurrency: number) => {
 }
 
 /** Opens a stream and resolves once the gateway said `ready`; records when each notification arrives. */
-const openStream = (base: string, token: string, arrivals: Map<string, number>, useQuery: boolean, got: Set<number>, index: number, seen: Array<string>) =>
+const openStream = (base: string, token: string, arrivals: Map<string, number>, useQuery: boolean, got: Set<number>, index: number, seen: Array<string>, counted = new Map<number, number>()) =>
   new Promise<WebSocket>((resolve, reject) => {
     const url = `${base.replace("http", "ws")}/api/notifications/stream`
     const socket = useQuery ? new WebSocket(`${url}?access_token=${token}`) : new WebSocket(url, ["bearer", token])
@@ -55,6 +57,7 @@ const openStream = (base: string, token: string, arrivals: Map<string, number>, 
         arrivals.set(text(body, "notification", "id"), Date.now())
         got.add(index)
       }
+      if (type === "counts" && got.has(index) && !counted.has(index)) counted.set(index, Date.now())
     })
     socket.once("error", reject)
     socket.once("unexpected-response", (_, response) => reject(new Error(`stream handshake answered ${response.statusCode}`)))
@@ -96,6 +99,7 @@ export const fanout = async (options: {
   }
   const got = new Set<number>()
   const seen: Array<string> = []
+  const counted = new Map<number, number>()
   const closed: Array<number> = []
   const sockets: Array<WebSocket> = []
   let next = 0
@@ -105,7 +109,7 @@ export const fanout = async (options: {
       const member = members[i]
       if (member === undefined) continue
       // Half the streams on each gateway; both ways of giving the token.
-      const socket = await openStream(i % 2 === 0 ? first.url : second.url, member.token, arrivals, i % 4 < 2, got, i, seen)
+      const socket = await openStream(i % 2 === 0 ? first.url : second.url, member.token, arrivals, i % 4 < 2, got, i, seen, counted)
       socket.once("close", (code) => closed.push(code))
       sockets.push(socket)
     }
@@ -115,6 +119,7 @@ export const fanout = async (options: {
   arrivals.clear()
   got.clear()
   seen.length = 0
+  counted.clear()
 
   const expected = options.memberCount - 1
   const meter = cpuMeter(options.measured)
@@ -129,7 +134,7 @@ export const fanout = async (options: {
   let allStoredSeenMs = NaN
   while (Date.now() < deadline) {
     if (Number.isNaN(allStoredSeenMs) && (await notifications.countDocuments(filter)) >= expected) allStoredSeenMs = Date.now() - writtenAt
-    if (!Number.isNaN(allStoredSeenMs) && arrivals.size >= expected) break
+    if (!Number.isNaN(allStoredSeenMs) && arrivals.size >= expected && counted.size >= expected) break
     await sleep(Number.isNaN(allStoredSeenMs) ? 250 : 10)
   }
   const cpu = meter.stop(expected)
@@ -150,6 +155,7 @@ export const fanout = async (options: {
     storedMs: spread(storedMs),
     allStoredSeenMs,
     pushedMs: spread(pushedMs),
+    countsMs: spread([...counted.values()].map((at) => at - writtenAt)),
     // From the write until a poll saw them all: `createdAt` is taken before the insert, which ends much later.
     storedPerSecond: round(stored.length / (Math.max(1, allStoredSeenMs) / 1000)),
     setupSeconds,

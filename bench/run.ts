@@ -553,7 +553,7 @@ const main = async () => {
     if (fan !== undefined) {
       rows.push([
         `fan-out: 1 event → ${fan.expected} members, streams on 2 gateways`,
-        `stored p50 ${fan.storedMs.p50} · p99 ${fan.storedMs.p99} · max ${fan.storedMs.max} ms; pushed p50 ${fan.pushedMs.p50} · p99 ${fan.pushedMs.p99} · max ${fan.pushedMs.max} ms`,
+        `stored p50 ${fan.storedMs.p50} · p99 ${fan.storedMs.p99} · max ${fan.storedMs.max} ms; pushed p50 ${fan.pushedMs.p50} · p99 ${fan.pushedMs.p99} · max ${fan.pushedMs.max} ms; counts p50 ${fan.countsMs.p50} · max ${fan.countsMs.max} ms`,
         "",
         `${fan.stored} stored, ${fan.pushed} pushed; ${fan.storedPerSecond} stored/s; write answered in ${fan.writeMs} ms; all seen stored at ${fan.allStoredSeenMs} ms; ${cpuSummary(fan.cpuMsPerNotification, "notification")}`
       ])

@@ -12,11 +12,11 @@ import { StreamConfig } from "./GatewayConfig.ts"
 export const closeCodes = { unauthorized: 4401, tooSlow: 4408, tooMany: 4429 } as const
 
 /**
- * What one stream is to send: a new notification, or the user's counts after a change, with the counts looked up
- * once per message for all of the user's streams (`None` when the lookup failed).
+ * What one stream is to send: a new notification (at once), or the user's counts after a change, looked up once per
+ * message for all of the user's streams (`None` when the lookup failed).
  */
 export type Push =
-  | { readonly _tag: "notification"; readonly notification: Notification; readonly counts: Option.Option<InboxCounts> }
+  | { readonly _tag: "notification"; readonly notification: Notification }
   | { readonly _tag: "counts"; readonly counts: Option.Option<InboxCounts> }
 
 /** How and why a stream is to be closed. */
@@ -99,22 +99,25 @@ export class StreamHub extends Effect.Service<StreamHub>()("Herald/StreamHub", {
       Effect.flatMap(Deferred.make<Option.Option<InboxCounts>>(), (counts) =>
         Effect.zipRight(Queue.offer(wanted, { userId, counts }), Deferred.await(counts)))
 
+    const offer = (entries: Set<Entry>, push: Push) =>
+      Effect.forEach(entries, (entry) =>
+        Queue.unsafeOffer(entry.inbox, push) ? Effect.void : close(entry, closeCodes.tooSlow, "client too slow: reconnect with ?since=", "slow"), {
+        discard: true
+      })
+
+    // A notification goes out before its counts are looked up: on a shared database the lookup is the slow part.
     const deliver = (userId: UserId, entries: Set<Entry>, message: RealtimeMessage) =>
       Effect.gen(function*() {
         if (entries.size === 0) return
-        yield* Metric.increment(unreadLookups)
-        const counts = yield* countsOf(userId)
-        const push: Push = message.type === "notification"
-          ? { _tag: "notification", notification: message.notification, counts }
-          : { _tag: "counts", counts }
         const families = new Set([...entries].map((entry) => entry.familyId))
         const ended = new Set(yield* Effect.filter(families, revoked, { concurrency: "unbounded" }))
         for (const entry of entries) {
           if (ended.has(entry.familyId)) yield* close(entry, closeCodes.unauthorized, "session revoked", "revoked")
-          else if (!Queue.unsafeOffer(entry.inbox, push)) {
-            yield* close(entry, closeCodes.tooSlow, "client too slow: reconnect with ?since=", "slow")
-          }
         }
+        const open = new Set([...entries].filter((entry) => !ended.has(entry.familyId)))
+        if (message.type === "notification") yield* offer(open, { _tag: "notification", notification: message.notification })
+        yield* Metric.increment(unreadLookups)
+        yield* offer(open, { _tag: "counts", counts: yield* countsOf(userId) })
       })
 
     const users = yield* RcMap.make({

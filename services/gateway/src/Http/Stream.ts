@@ -84,6 +84,7 @@ export const StreamLive = HttpApiBuilder.group(HeraldApi, "stream", (handlers) =
           Option.match(next, {
             onNone: () => Effect.void,
             onSome: (fresh) => {
+              unread = fresh.unread
               if (fresh.unread === counts.unread && fresh.unseen === counts.unseen) return Effect.void
               counts = fresh
               return send(encodeMessage({ type: "counts", ...fresh }))
@@ -102,12 +103,10 @@ export const StreamLive = HttpApiBuilder.group(HeraldApi, "stream", (handlers) =
         const pushes = Queue.take(listener.inbox).pipe(
           Effect.flatMap((push) => {
             if (push._tag === "counts") return sendCounts(push.counts)
-            if (sent.delete(push.notification.id)) return sendCounts(push.counts)
-            unread = Option.match(push.counts, { onNone: () => unread, onSome: (fresh) => fresh.unread })
-            return Effect.zipRight(
-              send(encodeMessage({ type: "notification", notification: push.notification, unreadCount: unread })),
-              sendCounts(push.counts)
-            )
+            if (sent.delete(push.notification.id)) return Effect.void
+            // A new notification is unread; the `counts` frame that follows says what is stored.
+            unread += 1
+            return send(encodeMessage({ type: "notification", notification: push.notification, unreadCount: unread }))
           }),
           Effect.forever
         )
