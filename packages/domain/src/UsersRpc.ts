@@ -63,6 +63,12 @@ export class UsersRpc extends RpcGroup.make(
     success: VersionedPreferences,
     error: DependencyUnavailable
   }),
+  /** The preferences of several users at once (an event told to a whole project), in the order asked. */
+  Rpc.make("GetPreferencesOf", {
+    payload: { userIds: Schema.Array(UserId).pipe(Schema.maxItems(1000)) },
+    success: Schema.Array(Schema.Struct({ userId: UserId, ...VersionedPreferences.fields })),
+    error: DependencyUnavailable
+  }),
   /** Replaces them; the notifications service is told (`user.preferences_updated`) before this answers. */
   Rpc.make("PutPreferences", {
     payload: { userId: UserId, preferences: Preferences },

@@ -9,7 +9,10 @@ import { PreferencesCacheConfig } from "./NotificationsConfig.ts"
 
 const decodeUpdated = Schema.decodeUnknownOption(Schema.parseJson(PreferencesUpdated))
 
-/** Preferences read from the users service at once, for the recipients of one delivery whose copy is missing. */
+/** Users whose preferences one `GetPreferencesOf` call reads (the RPC's bound), for a delivery's missing copies. */
+const preferencesBatch = 1000
+
+/** Reads one by one at once, where the batch failed (a users service of the previous release). */
 const preferenceReads = 32
 
 /**
@@ -29,12 +32,14 @@ export class RecipientPreferences extends Effect.Service<RecipientPreferences>()
     })
     // The lowest version a copy must have, for users whose copy (or read in flight) predates an announcement.
     const floors = new Map<string, number>()
+    // Users in a batch read under way (not the cache's own lookups): an announcement meanwhile sets their floor.
+    const batchReads = new Map<string, number>()
     const updates = yield* bus.subscribe(preferencesChannel)
     yield* updates.pipe(
       Stream.filterMap(decodeUpdated),
       Stream.runForEach(({ userId, version }) =>
         Effect.gen(function*() {
-          if (yield* cache.contains(userId)) floors.set(userId, Math.max(floors.get(userId) ?? 0, version))
+          if ((yield* cache.contains(userId)) || batchReads.has(userId)) floors.set(userId, Math.max(floors.get(userId) ?? 0, version))
           yield* cache.invalidate(userId)
         })),
       Effect.forkScoped
@@ -51,14 +56,34 @@ export class RecipientPreferences extends Effect.Service<RecipientPreferences>()
         if (stored.version >= floor) floors.delete(userId)
         return stored
       })
+    const mark = (userIds: ReadonlyArray<UserId>, by: 1 | -1) =>
+      Effect.sync(() => {
+        for (const userId of userIds) {
+          const count = (batchReads.get(userId) ?? 0) + by
+          if (count > 0) batchReads.set(userId, count)
+          else batchReads.delete(userId)
+        }
+      })
+    /** Fills the cache for the users it lacks, a batch per call; on failure each is read alone by `current`. */
+    const warm = (userIds: ReadonlyArray<UserId>) =>
+      Effect.gen(function*() {
+        const missing = yield* Effect.filter(new Set(userIds), (userId) => Effect.map(cache.contains(userId), (has) => !has))
+        for (let start = 0; start < missing.length; start += preferencesBatch) {
+          const batch = missing.slice(start, start + preferencesBatch)
+          const read = yield* Effect.acquireUseRelease(mark(batch, 1), () => callUsers(users.GetPreferencesOf({ userIds: batch })), () => mark(batch, -1))
+          yield* Effect.forEach(read, ({ userId, ...stored }) => cache.set(userId, stored), { discard: true })
+        }
+      }).pipe(Effect.catchAll((error) => Effect.logDebug("batched preferences read failed; reading one by one", error)))
     return {
       current,
       /** The notifications whose recipients take them in-app, in order. */
       keepInApp: <Doc extends { readonly userId: UserId; readonly type: string }>(docs: ReadonlyArray<Doc>) =>
-        Effect.filter(docs, (doc) => Effect.map(current(doc.userId), (stored) => deliversInApp(stored.preferences, doc.type)), {
-          // An event told to a whole project reads the preferences of every member it has not read yet.
-          concurrency: preferenceReads
-        })
+        Effect.zipRight(
+          warm(docs.map((doc) => doc.userId)),
+          Effect.filter(docs, (doc) => Effect.map(current(doc.userId), (stored) => deliversInApp(stored.preferences, doc.type)), {
+            concurrency: preferenceReads
+          })
+        )
     }
   })
 }) {}

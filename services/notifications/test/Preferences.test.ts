@@ -118,6 +118,40 @@ describe("preferences", () => {
         expect((yield* get()).body).toEqual(wanted)
       }))
 
+    it.effect("an event told to a whole project (its members' preferences read in one batch) follows each member's own", () =>
+      Effect.gen(function*() {
+        const { url } = yield* System.TestSystem
+        const owner = yield* promise(() => signUp(url, "batch-owner"))
+        const project = yield* promise(() => request(url, "/api/projects", { token: owner.token, body: { name: "Batch" } }))
+        const projectId = text(project.body, "id")
+        const muting = [
+          { channels: { in_app: false, email: true, webhook: true }, types: {} },
+          { channels: { in_app: true, email: true, webhook: true }, types: { "project.updated": { in_app: false } } },
+          { channels: { in_app: true, email: true, webhook: true }, types: { "project.updated": { email: false } } },
+          null
+        ]
+        const members = yield* Effect.forEach([...muting, ...muting], (wanted, index) =>
+          promise(async () => {
+            const member = await signUp(url, `batch-${index}`)
+            const added = await request(url, `/api/projects/${projectId}/members`, { token: owner.token, body: { email: member.email, role: "viewer" } })
+            expect(added.status).toBe(201)
+            if (wanted !== null) {
+              const put = await request(url, "/api/users/preferences", { method: "PUT", token: member.token, body: { ...wanted, digest: { email: "off" }, quietHours: null } })
+              expect(put.status).toBe(200)
+            }
+            return { member, hears: wanted === null || (wanted.channels.in_app && wanted.types["project.updated"]?.in_app !== false) }
+          }), { concurrency: 4 })
+        const renamed = yield* promise(() => request(url, `/api/projects/${projectId}`, { method: "PATCH", token: owner.token, body: { name: "Batch, renamed" } }))
+        expect(renamed.status).toBe(200)
+        const updatesOf = async (token: string) =>
+          (field((await request(url, "/api/notifications?type=project.updated", { token })).body, "items") as Array<unknown>).length
+        // The last member to hear it settles the delivery: one insert serves them all.
+        const listening = members.filter(({ hears }) => hears)
+        yield* promise(() => eventually(() => updatesOf(listening[listening.length - 1]?.member.token ?? ""), (count) => count === 1, 10_000))
+        const heard = yield* Effect.forEach(members, ({ member }) => promise(() => updatesOf(member.token)))
+        expect(heard).toEqual(members.map(({ hears }) => (hears ? 1 : 0)))
+      }))
+
     it.effect("property: over random preferences and events, a notification is stored in-app exactly when the contract says, from the next event after a PUT", () =>
       Effect.gen(function*() {
         const { env, url } = yield* System.TestSystem

@@ -34,14 +34,22 @@ export class PreferencesRepo extends Effect.Service<PreferencesRepo>()("Herald/P
     const bus = yield* RealtimeBus
     const docs = yield* store.collection({ name: "user_preferences", schema: PreferencesDoc, indexes: [] })
 
-    const get = (userId: UserId): Effect.Effect<VersionedPreferences, DependencyUnavailable> =>
-      Effect.flatMap(docs.findOne({ _id: userId }), Option.match({
+    const versioned = (doc: Option.Option<typeof PreferencesDoc.Type>): Effect.Effect<VersionedPreferences> =>
+      Option.match(doc, {
         onNone: () => Effect.succeed({ version: 0, preferences: defaultPreferences }),
         onSome: (doc) => Effect.map(Effect.orDie(decodePreferences(doc.preferences)), (preferences) => ({ version: doc.version, preferences }))
-      }))
+      })
 
     return {
-      get,
+      get: (userId: UserId): Effect.Effect<VersionedPreferences, DependencyUnavailable> =>
+        Effect.flatMap(docs.findOne({ _id: userId }), versioned),
+      /** One query for many users; those who never set any get the defaults at version 0. */
+      getMany: (userIds: ReadonlyArray<UserId>) =>
+        Effect.gen(function*() {
+          const found = new Map((yield* docs.find({ _id: { $in: [...userIds] } })).map((doc) => [doc._id, doc]))
+          return yield* Effect.forEach(userIds, (userId) =>
+            Effect.map(versioned(Option.fromNullable(found.get(userId))), (stored) => ({ userId, ...stored })))
+        }),
       put: (userId: UserId, preferences: Preferences) =>
         Effect.gen(function*() {
           const now = new Date(yield* Clock.currentTimeMillis)

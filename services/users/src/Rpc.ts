@@ -22,6 +22,7 @@ export const UsersHandlers = UsersRpc.toLayer(
       GetUsers: ({ userIds }) => accounts.profiles(userIds),
       UpdateProfile: ({ name, userId }) => accounts.updateProfile(userId, name),
       GetPreferences: ({ userId }) => preferences.get(userId),
+      GetPreferencesOf: ({ userIds }) => preferences.getMany(userIds),
       PutPreferences: ({ preferences: wanted, userId }) => preferences.put(userId, wanted),
       Jwks: () => Effect.succeed(signer.jwks),
       Ready: () => readiness
