@@ -608,8 +608,9 @@ export class StreamApi extends HttpApiGroup.make("stream")
         "Upgrade to a WebSocket to be pushed the caller's new notifications. Authenticate with " +
           "`Sec-WebSocket-Protocol: bearer, <accessToken>` or `?access_token=`. Text frames carry JSON: " +
           "`{type:\"ready\",unreadCount}` and `{type:\"counts\",unread,unseen}` first, then " +
-          "`{type:\"notification\",notification,unreadCount}` for each new notification, `{type:\"counts\",unread,unseen}` " +
-          "whenever either count changes (on any of the user's devices), and `{type:\"heartbeat\",at}` now and then. " +
+          "`{type:\"notification\",notification,unreadCount}` for each new notification (sent at once; `unreadCount` is " +
+          "the stream's last count plus one), `{type:\"counts\",unread,unseen}` whenever either stored count changes (after " +
+          "each new notification too, and on any of the user's devices), and `{type:\"heartbeat\",at}` now and then. " +
           "`?since=<notification id>` first replays what was stored after that id, for a client that reconnects."
       ))
   )
