@@ -36,8 +36,11 @@ interface Entry extends Listener {
   readonly inbox: Queue.Queue<Push>
 }
 
-/** Pushes a stream may have waiting before it counts as too slow and is closed (it then catches up with `?since=`). */
-const inboxSize = 256
+/**
+ * Pushes a stream may have waiting before it counts as too slow and is closed (it then catches up with `?since=`):
+ * 256 notifications, each followed by its counts.
+ */
+const inboxSize = 512
 
 /** What the notifications service publishes: a notification, or word of an inbox change; the counts are added here. */
 const decodePush = Schema.decodeUnknownOption(Schema.parseJson(RealtimeMessage))
@@ -115,6 +118,7 @@ export class StreamHub extends Effect.Service<StreamHub>()("Herald/StreamHub", {
           if (ended.has(entry.familyId)) yield* close(entry, closeCodes.unauthorized, "session revoked", "revoked")
         }
         const open = new Set([...entries].filter((entry) => !ended.has(entry.familyId)))
+        if (open.size === 0) return
         if (message.type === "notification") yield* offer(open, { _tag: "notification", notification: message.notification })
         yield* Metric.increment(unreadLookups)
         yield* offer(open, { _tag: "counts", counts: yield* countsOf(userId) })

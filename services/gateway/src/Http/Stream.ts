@@ -84,8 +84,10 @@ export const StreamLive = HttpApiBuilder.group(HeraldApi, "stream", (handlers) =
           Option.match(next, {
             onNone: () => Effect.void,
             onSome: (fresh) => {
+              // Also when only the last notification frame's `unreadCount` (counted on) is off.
+              const same = fresh.unread === counts.unread && fresh.unseen === counts.unseen && fresh.unread === unread
               unread = fresh.unread
-              if (fresh.unread === counts.unread && fresh.unseen === counts.unseen) return Effect.void
+              if (same) return Effect.void
               counts = fresh
               return send(encodeMessage({ type: "counts", ...fresh }))
             }
