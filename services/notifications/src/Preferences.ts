@@ -3,7 +3,7 @@ import type { UserId } from "@herald/domain/Ids"
 import { deliversInApp, preferencesChannel, PreferencesUpdated, type VersionedPreferences } from "@herald/domain/Preferences"
 import { RealtimeBus } from "@herald/infra/Realtime"
 import { callUsers, UsersClient } from "@herald/infra/ServiceClients"
-import { Cache, Duration, Effect, Exit, Schema, Stream } from "effect"
+import { Cache, Cause, Duration, Effect, Exit, Metric, Schema, Stream } from "effect"
 import { PreferencesCacheConfig } from "./NotificationsConfig.ts"
 
 
@@ -14,6 +14,13 @@ const preferencesBatch = 1000
 
 /** Reads one by one at once, where the batch failed (a users service of the previous release). */
 const preferenceReads = 32
+
+const usersRead = (how: "batch" | "one") =>
+  Metric.counter("herald_preferences_read_total", { description: "Users whose preferences were read from the users service" }).pipe(
+    Metric.tagged("how", how)
+  )
+const readInBatches = usersRead("batch")
+const readOneByOne = usersRead("one")
 
 /**
  * A bounded cache of recipients' preferences read from the users service, dropped on `user.preferences_updated` so
@@ -26,7 +33,7 @@ export class RecipientPreferences extends Effect.Service<RecipientPreferences>()
     const config = yield* PreferencesCacheConfig
     const cache = yield* Cache.makeWith({
       capacity: config.capacity,
-      lookup: (userId: UserId) => callUsers(users.GetPreferences({ userId })),
+      lookup: (userId: UserId) => Effect.zipRight(Metric.increment(readOneByOne), callUsers(users.GetPreferences({ userId }))),
       // A failed read is not remembered: the message is retried and reads again.
       timeToLive: (exit) => Exit.isSuccess(exit) ? config.ttl : Duration.zero
     })
@@ -53,7 +60,8 @@ export class RecipientPreferences extends Effect.Service<RecipientPreferences>()
           yield* cache.invalidate(userId)
           stored = yield* cache.get(userId)
         }
-        if (stored.version >= floor) floors.delete(userId)
+        // Kept while a batch read of this user is out: it may bring an older copy.
+        if (stored.version >= floor && !batchReads.has(userId)) floors.delete(userId)
         return stored
       })
     const mark = (userIds: ReadonlyArray<UserId>, by: 1 | -1) =>
@@ -64,16 +72,31 @@ export class RecipientPreferences extends Effect.Service<RecipientPreferences>()
           else batchReads.delete(userId)
         }
       })
+    /** Caches a batch's copy unless another read got there first or an announcement made it stale. */
+    const keep = (userId: UserId, stored: VersionedPreferences) =>
+      Effect.flatMap(cache.contains(userId), (has) =>
+        has || stored.version < (floors.get(userId) ?? 0) ? Effect.void : cache.set(userId, stored))
     /** Fills the cache for the users it lacks, a batch per call; on failure each is read alone by `current`. */
     const warm = (userIds: ReadonlyArray<UserId>) =>
       Effect.gen(function*() {
         const missing = yield* Effect.filter(new Set(userIds), (userId) => Effect.map(cache.contains(userId), (has) => !has))
         for (let start = 0; start < missing.length; start += preferencesBatch) {
           const batch = missing.slice(start, start + preferencesBatch)
-          const read = yield* Effect.acquireUseRelease(mark(batch, 1), () => callUsers(users.GetPreferencesOf({ userIds: batch })), () => mark(batch, -1))
-          yield* Effect.forEach(read, ({ userId, ...stored }) => cache.set(userId, stored), { discard: true })
+          yield* Effect.acquireUseRelease(
+            mark(batch, 1),
+            () =>
+              callUsers(users.GetPreferencesOf({ userIds: batch })).pipe(
+                Effect.tap(() => Metric.incrementBy(readInBatches, batch.length)),
+                Effect.flatMap((read) => Effect.forEach(read, ({ userId, ...stored }) => keep(userId, stored), { discard: true }))
+              ),
+            () => mark(batch, -1)
+          )
         }
-      }).pipe(Effect.catchAll((error) => Effect.logDebug("batched preferences read failed; reading one by one", error)))
+      }).pipe(
+        // A users service of the previous release answers the unknown call with a defect: read one by one then.
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logWarning("batched preferences read failed; reading one by one", cause))
+      )
     return {
       current,
       /** The notifications whose recipients take them in-app, in order. */

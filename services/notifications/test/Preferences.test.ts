@@ -10,6 +10,11 @@ import { exportCompleted, publish, taskCreated } from "./support/Events.ts"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 
+/** A counter's value in a Prometheus scrape, by its full series name (`name{label="value"}`). */
+const series = (metrics: string, name: string) =>
+  Number(metrics.split("\n").find((line) => line.startsWith(`${name} `))?.slice(name.length + 1) ?? 0)
+const batchReads = 'herald_preferences_read_total{how="batch"}'
+
 /**
  * The user and a teammate share a project: the teammate's events in it concern the user (a watcher of its tasks, a
  * member at its deletion), as an export's outcome concerns the user who asked. Nobody is told of their own act.
@@ -120,7 +125,8 @@ describe("preferences", () => {
 
     it.effect("an event told to a whole project (its members' preferences read in one batch) follows each member's own", () =>
       Effect.gen(function*() {
-        const { url } = yield* System.TestSystem
+        const { metricsUrl, url } = yield* System.TestSystem
+        const before = series((yield* promise(() => request(metricsUrl, ""))).text, batchReads)
         const owner = yield* promise(() => signUp(url, "batch-owner"))
         const project = yield* promise(() => request(url, "/api/projects", { token: owner.token, body: { name: "Batch" } }))
         const projectId = text(project.body, "id")
@@ -150,6 +156,8 @@ describe("preferences", () => {
         yield* promise(() => eventually(() => updatesOf(listening[listening.length - 1]?.member.token ?? ""), (count) => count === 1, 10_000))
         const heard = yield* Effect.forEach(members, ({ member }) => promise(() => updatesOf(member.token)))
         expect(heard).toEqual(members.map(({ hears }) => (hears ? 1 : 0)))
+        // A delivery reads what its cache lacks in one batch before anything else: each new member was in one at least.
+        expect(series((yield* promise(() => request(metricsUrl, ""))).text, batchReads) - before).toBeGreaterThanOrEqual(members.length)
       }))
 
     it.effect("property: over random preferences and events, a notification is stored in-app exactly when the contract says, from the next event after a PUT", () =>
