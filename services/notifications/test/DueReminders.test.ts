@@ -9,7 +9,7 @@ import { mongoStore } from "@herald/testing/Env"
 import * as ManualClock from "@herald/testing/ManualClock"
 import { eventually, field, request, signUp, teammateOf, text } from "@herald/testing/Http"
 import * as System from "@herald/testing/System"
-import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { ConfigProvider, Context, Effect, Exit, Layer, Schedule, Schema, Scope } from "effect"
 import { DueReminders, DueTimerDoc } from "../src/DueReminders.ts"
 import { runDueScheduler } from "../src/DueScheduler.ts"
 import { Memberships } from "../src/Memberships.ts"
@@ -320,6 +320,10 @@ describe("due-date reminders", () => {
       expect((yield* remindersOf(service, assignee))[0]).toEqual([])
       const back = yield* copyOn(store)
       yield* Effect.provide(runDueScheduler, back.context)
+      yield* remindersOf(service, assignee).pipe(
+        Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: ([inbox]) => (inbox?.length ?? 0) >= 2 }),
+        Effect.timeout("10 seconds")
+      )
       yield* settle
       // Both fire in the same millisecond: their order in the inbox is not defined.
       expect((yield* remindersOf(service, assignee))[0]?.sort()).toEqual([
@@ -327,7 +331,8 @@ describe("due-date reminders", () => {
         "task.overdue 'Task 2' is overdue"
       ])
       expect((yield* service.reminders.pending).map((timer) => `${timer.taskId === taskIdOf(1)} ${timer.kind}`)).toEqual(["true overdue"])
-    })))
+      // Polls every 10 ms: a scheduler still running while "down" would have fired within the settle above.
+    }).pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ DUE_REMINDER_POLL: "10 millis" })))))
 })
 
 describe("due-date reminders through the running system", () => {
