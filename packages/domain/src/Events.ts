@@ -59,6 +59,10 @@ export type TaskUpdated = typeof TaskUpdated.Type
 export const TaskDeleted = envelope("task.deleted", { task: Task, ...audience })
 export type TaskDeleted = typeof TaskDeleted.Type
 
+/** Someone started or stopped watching a task: nobody is told, but what follows the task (reminders) hears it. */
+export const TaskWatchersChanged = envelope("task.watchers_changed", { task: Task, audience: TaskAudience })
+export type TaskWatchersChanged = typeof TaskWatchersChanged.Type
+
 /** A comment on a task; the people it mentions are in `comment.mentions`. Its aggregate is the comment. */
 export const TaskCommented = envelope("task.commented", {
   comment: Comment,
@@ -147,6 +151,7 @@ export const DomainEvent = Schema.Union(
   TaskCreated,
   TaskUpdated,
   TaskDeleted,
+  TaskWatchersChanged,
   TaskCommented,
   ProjectMemberAdded,
   ProjectMemberRemoved,

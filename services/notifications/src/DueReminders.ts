@@ -1,5 +1,5 @@
 import type { DependencyUnavailable } from "@herald/domain/Errors"
-import type { DomainEvent, TaskAudience, TaskEvent } from "@herald/domain/Events"
+import type { DomainEvent, TaskAudience, TaskEvent, TaskWatchersChanged } from "@herald/domain/Events"
 import { newNotificationId, ProjectId, TaskId, UserId } from "@herald/domain/Ids"
 import { DocumentStore } from "@herald/infra/Store"
 import { Clock, Data, Duration, Effect, Metric, Option, Schema } from "effect"
@@ -41,11 +41,15 @@ const DueTaskDoc = Schema.Struct({ _id: TaskId, version: Schema.Int })
 /** A firing done: the unique claim per (task, due date, kind), so a timer scheduled again for it never fires. */
 const DueFiredDoc = Schema.Struct({ _id: Schema.String, firedAt: Schema.DateFromSelf })
 
-const isTaskEvent = (event: DomainEvent): event is TaskEvent =>
-  event.type === "task.created" || event.type === "task.updated" || event.type === "task.deleted"
+/** The events that carry a task as it now is: a change of watchers moves its reminders' recipients too. */
+type TimedEvent = TaskEvent | TaskWatchersChanged
+
+const isTimedEvent = (event: DomainEvent): event is TimedEvent =>
+  event.type === "task.created" || event.type === "task.updated" || event.type === "task.deleted" ||
+  event.type === "task.watchers_changed"
 
 /** Events of tasks from before projects were shared carry no audience: a private task's only member is its creator. */
-const audienceOf = (event: TaskEvent): TaskAudience | null =>
+const audienceOf = (event: TimedEvent): TaskAudience | null =>
   event.data.audience ?? (event.data.task.projectId === null
     ? { watchers: [event.userId], memberIds: [event.userId], projectVersion: null }
     : null)
@@ -80,7 +84,7 @@ export class DueReminders extends Effect.Service<DueReminders>()("Herald/DueRemi
     const firings = yield* store.collection({ name: "due_firings", schema: DueFiredDoc, indexes: [] })
 
     /** The timers a task event asks for: none once the task is done, deleted or has no due date. */
-    const timersOf = (event: TaskEvent): ReadonlyArray<DueTimerDoc> => {
+    const timersOf = (event: TimedEvent): ReadonlyArray<DueTimerDoc> => {
       const { task } = event.data
       const audience = audienceOf(event)
       if (event.type === "task.deleted" || task.status === "done" || task.dueDate === null || audience === null) return []
@@ -139,7 +143,7 @@ export class DueReminders extends Effect.Service<DueReminders>()("Herald/DueRemi
       })
 
     /** Applies one task event to its task's timers, unless a newer version is known; the timers due already. */
-    const track = (event: TaskEvent) =>
+    const track = (event: TimedEvent) =>
       Effect.gen(function*() {
         const taskId = event.data.task.id
         const wanted = timersOf(event)
@@ -190,7 +194,7 @@ export class DueReminders extends Effect.Service<DueReminders>()("Herald/DueRemi
        */
       track: (events: ReadonlyArray<DomainEvent>) =>
         Effect.gen(function*() {
-          const due = yield* Effect.forEach(events.filter(isTaskEvent), track)
+          const due = yield* Effect.forEach(events.filter(isTimedEvent), track)
           const now = yield* Clock.currentTimeMillis
           yield* Effect.forEach(due.flat(), (timer) => fire(timer, now), { discard: true })
         }),

@@ -18,6 +18,7 @@ export const projectOf = (event: DomainEvent): ProjectId | null => {
     case "task.created":
     case "task.updated":
     case "task.deleted":
+    case "task.watchers_changed":
     case "task.commented":
       return event.data.task.projectId
     case "project.member_added":
@@ -70,6 +71,7 @@ export const recipientsOf = (event: DomainEvent, known: Option.Option<Membership
     case "export.failed":
       return [{ userId: event.userId, type: event.type }]
     case "export.requested":
+    case "task.watchers_changed":
       return []
     case "task.created": {
       const { assigneeId } = event.data.task

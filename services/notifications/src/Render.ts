@@ -105,6 +105,13 @@ export const render = (event: DomainEvent, recipient: Recipient): Rendered => {
         body: `${who} deleted '${event.data.name}' and its tasks`,
         data: { actor, projectId: event.data.projectId, taskId: null }
       }
+    case "task.watchers_changed":
+      return {
+        type: event.type,
+        title: "Watchers changed",
+        body: `${who} changed who watches '${event.data.task.title}'`,
+        data: { actor, projectId: event.data.task.projectId, taskId: event.data.task.id, version: event.aggregateVersion }
+      }
     case "export.requested":
       return {
         type: event.type,

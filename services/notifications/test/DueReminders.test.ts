@@ -42,9 +42,11 @@ interface TaskState {
   readonly status?: TaskStatus
   readonly private?: boolean
   readonly title?: string
+  /** Who watches it (a project task), when not the default four. */
+  readonly watchers?: ReadonlyArray<UserId>
 }
 
-const taskEvent = (type: "task.created" | "task.updated" | "task.deleted", state: TaskState): DomainEvent => {
+const taskEvent = (type: "task.created" | "task.updated" | "task.deleted" | "task.watchers_changed", state: TaskState): DomainEvent => {
   const at = new Date(start)
   const isPrivate = state.private === true
   const task = new Task({
@@ -63,7 +65,7 @@ const taskEvent = (type: "task.created" | "task.updated" | "task.deleted", state
   })
   const audience = isPrivate
     ? { watchers: [loner], memberIds: [loner], projectVersion: null }
-    : { watchers: [owner, assignee, watcher, leaver, outsider], memberIds: [owner, assignee, watcher, leaver], projectVersion: 2 }
+    : { watchers: state.watchers ?? [owner, assignee, watcher, leaver, outsider], memberIds: [owner, assignee, watcher, leaver], projectVersion: 2 }
   const envelope = {
     id: eventId(),
     schemaVersion: 1 as const,
@@ -76,6 +78,7 @@ const taskEvent = (type: "task.created" | "task.updated" | "task.deleted", state
   if (type === "task.updated") {
     return { ...envelope, type, data: { task, previousStatus: "todo", previousProjectId: task.projectId, previousAssigneeId: task.assigneeId, changes: ["dueDate"], audience } }
   }
+  if (type === "task.watchers_changed") return { ...envelope, type, data: { task, audience } }
   return type === "task.created" ? { ...envelope, type, data: { task, audience } } : { ...envelope, type, data: { task, audience } }
 }
 
@@ -251,6 +254,23 @@ describe("due-date reminders", () => {
       expect(yield* remindersOf(service, assignee)).toEqual([["task.due_soon 'Task 2' is due in 20 hours", "task.overdue 'Task 2' is overdue"]])
     })))
 
+  it.scopedLive("who watches when it fires is reminded: a watcher who joined after the task's last change is, one who left is not", onClock(() =>
+    Effect.gen(function*() {
+      yield* at(0)
+      const service = yield* copyOn(yield* storeOf("due-watchers"))
+      yield* consume(service, [taskEvent("task.created", { n: 1, version: 1, dueInHours: 48, watchers: [owner, watcher] })])
+      yield* consume(service, [taskEvent("task.watchers_changed", { n: 1, version: 2, dueInHours: 48, watchers: [owner, leaver] })])
+      for (const hours of [24, 48]) {
+        yield* at(hours)
+        yield* service.reminders.fireDue
+      }
+      const both = ["task.due_soon 'Task 1' is due in 24 hours", "task.overdue 'Task 1' is overdue"]
+      // The assignee always; the leaver (a member here) since watching; the watcher no longer.
+      expect(yield* remindersOf(service, owner, assignee, watcher, leaver)).toEqual([both, both, [], both])
+      // A change of watchers tells nobody.
+      expect(yield* service.repo.count({ type: "task.watchers_changed" })).toBe(0)
+    })))
+
   it.scopedLive("a timer that a newer event replaced never fires, even when its deletion was lost (a crash, or a race of two mailboxes)", onClock(() =>
     Effect.gen(function*() {
       yield* at(0)
@@ -353,4 +373,24 @@ describe("due-date reminders through the running system", () => {
         expect(field(reminder, "data", "dueDate")).toBe(dueDate)
       }).pipe(Effect.scoped))
   }
+
+  it.live("a member who starts watching a task over HTTP is told when it falls overdue", () =>
+    Effect.gen(function*() {
+      const { url } = Context.get(yield* Layer.build(System.layer("due-watch", { env: { DUE_REMINDER_POLL: "100 millis" } })), System.TestSystem)
+      const user = yield* Effect.promise(() => signUp(url, "due-owner"))
+      const { mate, projectId: project } = yield* Effect.promise(() => teammateOf(url, user))
+      const follower = yield* Effect.promise(() => signUp(url, "due-follower"))
+      const added = yield* Effect.promise(() =>
+        request(url, `/api/projects/${project}/members`, { token: user.token, body: { email: follower.email, role: "viewer" } }))
+      expect(added.status).toBe(201)
+      const dueDate = new Date(Date.now() + 3_000).toISOString()
+      const created = yield* Effect.promise(() =>
+        request(url, "/api/tasks", { token: mate.token, body: { title: "Ship it soon", projectId: project, assigneeId: user.userId, dueDate } }))
+      expect(created.status).toBe(201)
+      const watched = yield* Effect.promise(() => request(url, `/api/tasks/${text(created.body, "id")}/watch`, { method: "POST", token: follower.token }))
+      expect(watched.status).toBe(204)
+      const inbox = yield* Effect.promise(() =>
+        eventually(() => request(url, "/api/notifications?type=task.overdue", { token: follower.token }), (reply) => itemsOf(reply.body).length > 0, 15_000))
+      expect(itemsOf(inbox.body).map((reminder) => text(reminder, "body"))).toEqual(["'Ship it soon' is overdue"])
+    }).pipe(Effect.scoped))
 })

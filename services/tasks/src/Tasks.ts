@@ -137,6 +137,16 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
         return written
       })
 
+    /** Adds or removes a watcher, with the event that lets what follows the task (its reminders) hear of it. */
+    const commitWatchers = (userId: UserId, current: TaskDoc, project: ProjectDoc | null, watchers: ReadonlyArray<UserId>) =>
+      Effect.flatMap(people.nameOf(userId), (actorName) =>
+        commitTask(current, { watchers: [...watchers] }, (task) =>
+          Effect.map(envelopeOf(current._id, task.version, userId, actorName), (envelope) => ({
+            ...envelope,
+            type: "task.watchers_changed" as const,
+            data: { task: toTask(task, userId), audience: audienceOf(task.watchers, project, task.ownerId) }
+          }))))
+
     /** Read, check, write with compare-and-set; on a lost race read again (unless the caller pinned a version). */
     const changeTask = <E, R>(
       userId: UserId,
@@ -553,12 +563,12 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
 
       deleteTask,
 
-      /** Starts or stops watching a task: every member who can see it may. No event: nobody else is concerned. */
+      /** Starts or stops watching a task: every member who can see it may. Nobody is notified of it. */
       watchTask: (userId: UserId, taskId: string, watching: boolean) =>
         withLock(taskId)(retryMoved(Effect.gen(function*() {
-          const { task } = yield* taskAccess(userId, taskId)
+          const { project, task } = yield* taskAccess(userId, taskId)
           if (task.watchers.includes(userId) === watching) return
-          yield* commitTask(task, { watchers: watching ? [...task.watchers, userId] : task.watchers.filter((id) => id !== userId) }, null)
+          yield* commitWatchers(userId, task, project, watching ? [...task.watchers, userId] : task.watchers.filter((id) => id !== userId))
         }))),
 
       createComment: (userId: UserId, taskId: string, request: CreateCommentRequest) =>
@@ -567,7 +577,7 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
           const access = yield* withLock(taskId)(retryMoved(Effect.gen(function*() {
             const found = yield* taskAccess(userId, taskId)
             if (found.task.watchers.includes(userId)) return found
-            const written = yield* commitTask(found.task, { watchers: [...found.task.watchers, userId] }, null)
+            const written = yield* commitWatchers(userId, found.task, found.project, [...found.task.watchers, userId])
             return { ...found, task: written }
           })))
           const { project, task } = access
