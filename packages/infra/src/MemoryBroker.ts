@@ -20,7 +20,7 @@ interface Subscription {
 }
 
 interface QueueState {
-  readonly spec: QueueSpec
+  spec: QueueSpec
   readonly ready: Array<Message>
   readonly consumers: Array<Subscription>
   next: number
@@ -111,6 +111,12 @@ export const layerMemory: Layer.Layer<Broker> = Layer.scoped(
         for (const spec of topology.queues) {
           const existing = queues.get(spec.name)
           if (existing === undefined) queues.set(spec.name, { spec, ready: [], consumers: [], next: 0 })
+          else {
+            // As on RabbitMQ, a queue declared again keeps its arguments, and bindings only add up.
+            const known = new Set(existing.spec.bindings.map((binding) => `${binding.exchange} ${binding.pattern}`))
+            const added = spec.bindings.filter((binding) => !known.has(`${binding.exchange} ${binding.pattern}`))
+            if (added.length > 0) existing.spec = { ...existing.spec, bindings: [...existing.spec.bindings, ...added] }
+          }
         }
       })
 

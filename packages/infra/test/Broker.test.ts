@@ -115,6 +115,22 @@ const contract = (name: string, broker: Layer.Layer<Broker, unknown>) =>
         expect([again?.body, again?.redelivered]).toEqual(["x", true])
         yield* again?.ack ?? Effect.void
       }))
+
+    it.scoped("a queue declared again with other bindings keeps the old ones too (bindings only add up)", () =>
+      Effect.gen(function*() {
+        const broker = yield* Broker
+        const t = topologyFor("rebind")
+        yield* broker.declare(t.topology)
+        const [main] = t.tasks.queues
+        if (main === undefined) return yield* Effect.dieMessage("no main queue")
+        yield* broker.declare({ exchanges: [], queues: [{ ...main, bindings: [{ exchange: t.exchange, pattern: "project.*" }] }] })
+        yield* broker.publish({ exchange: t.exchange, routingKey: "task.created", body: "old binding" })
+        yield* broker.publish({ exchange: t.exchange, routingKey: "project.created", body: "new binding" })
+        const consumer = yield* broker.consume(t.tasks.main, { prefetch: 10 })
+        const both = yield* take(consumer.deliveries, 2)
+        expect(both.map((d) => d.body)).toEqual(["old binding", "new binding"])
+        yield* Effect.forEach(both, (d) => d.ack)
+      }))
   })
 
 describe("Broker", () => {
