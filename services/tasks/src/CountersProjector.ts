@@ -88,8 +88,10 @@ export class CountersProjector extends Effect.Service<CountersProjector>()("Hera
 }) {}
 
 const decodeTaskEvent = Schema.decodeUnknown(Schema.parseJson(TaskEvent))
-const commentEvent = Schema.decodeUnknownOption(
-  Schema.parseJson(Schema.Struct({ type: Schema.String.pipe(Schema.pattern(/^task\.(commented|mentioned)$/)) }))
+const counted = new Set(["task.created", "task.updated", "task.deleted"])
+/** Another task event (a comment, a change of watchers): it counts nothing. */
+const uncounted = Schema.decodeUnknownOption(
+  Schema.parseJson(Schema.Struct({ type: Schema.String.pipe(Schema.filter((type) => type.startsWith("task.") && !counted.has(type))) }))
 )
 
 /** Runs the projector on the `tasks.counters` queue. */
@@ -104,8 +106,8 @@ export const runProjector = Effect.gen(function*() {
     // Per task: its events are applied in delivery order.
     keyOf: ConsumerPool.envelopeKey("aggregateId"),
     handle: (delivery) =>
-      // A queue bound to `task.*` by an earlier build also receives comments: they count nothing.
-      Option.isSome(commentEvent(delivery.body)) ? Effect.void : decodeTaskEvent(delivery.body).pipe(
+      // A queue bound to `task.*` by an earlier build also receives the other task events.
+      Option.isSome(uncounted(delivery.body)) ? Effect.void : decodeTaskEvent(delivery.body).pipe(
         Effect.mapError((error) => new ConsumerPool.Poison({ reason: error.message.slice(0, 500) })),
         Effect.flatMap(projector.apply),
         Effect.asVoid
