@@ -139,9 +139,10 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
 
     /** Adds or removes a watcher, with the event that lets what follows the task (its reminders) hear of it. */
     const commitWatchers = (userId: UserId, current: TaskDoc, project: ProjectDoc | null, watchers: ReadonlyArray<UserId>) =>
-      Effect.flatMap(people.nameOf(userId), (actorName) =>
+      // The name only decorates an event that tells nobody: a users service that is down does not refuse the watch.
+      Effect.flatMap(Effect.option(people.nameOf(userId)), (actorName) =>
         commitTask(current, { watchers: [...watchers] }, (task) =>
-          Effect.map(envelopeOf(current._id, task.version, userId, actorName), (envelope) => ({
+          Effect.map(envelopeOf(current._id, task.version, userId, Option.getOrUndefined(actorName)), (envelope) => ({
             ...envelope,
             type: "task.watchers_changed" as const,
             data: { task: toTask(task, userId), audience: audienceOf(task.watchers, project, task.ownerId) }
