@@ -5,7 +5,7 @@ import { DocumentStore } from "@herald/infra/Store"
 import { Clock, Data, Duration, Effect, Metric, Option, Schema } from "effect"
 import { Memberships } from "./Memberships.ts"
 import { newInboxState, type NotificationDoc } from "./NotificationRepo.ts"
-import { DueReminderConfig } from "./NotificationsConfig.ts"
+import { DueReminderConfig, RetentionConfig } from "./NotificationsConfig.ts"
 import { Notifier } from "./Notifier.ts"
 import { reminderRecipients } from "./Recipients.ts"
 import { renderReminder } from "./Render.ts"
@@ -35,11 +35,14 @@ export const DueTimerDoc = Schema.Struct({
 })
 export type DueTimerDoc = typeof DueTimerDoc.Type
 
-/** The newest version of each task that the timers follow: an older or repeated event changes nothing. */
-const DueTaskDoc = Schema.Struct({ _id: TaskId, version: Schema.Int })
+/**
+ * The newest version of each task that the timers follow: an older or repeated event changes nothing. Kept for
+ * `NOTIFICATION_RETENTION` past its last event or its last timer, whichever is later (markers of old builds: always).
+ */
+export const DueTaskDoc = Schema.Struct({ _id: TaskId, version: Schema.Int, expiresAt: Schema.optional(Schema.DateFromSelf) })
 
-/** A firing done: the unique claim per (task, due date, kind), so a timer scheduled again for it never fires. */
-const DueFiredDoc = Schema.Struct({ _id: Schema.String, firedAt: Schema.DateFromSelf })
+/** A firing done: the unique claim per (task, due date, kind), kept for `NOTIFICATION_RETENTION` after it. */
+export const DueFiredDoc = Schema.Struct({ _id: Schema.String, firedAt: Schema.DateFromSelf })
 
 /** The events that carry a task as it now is: a change of watchers moves its reminders' recipients too. */
 type TimedEvent = TaskEvent | TaskWatchersChanged
@@ -75,13 +78,22 @@ export class DueReminders extends Effect.Service<DueReminders>()("Herald/DueRemi
     const notifier = yield* Notifier
     const memberships = yield* Memberships
     const { lead } = yield* DueReminderConfig
+    const retention = yield* RetentionConfig
     const timers = yield* store.collection({
       name: "due_timers",
       schema: DueTimerDoc,
       indexes: [{ keys: { fireAt: 1 } }, { keys: { taskId: 1 } }]
     })
-    const tasks = yield* store.collection({ name: "due_tasks", schema: DueTaskDoc, indexes: [] })
-    const firings = yield* store.collection({ name: "due_firings", schema: DueFiredDoc, indexes: [] })
+    const tasks = yield* store.collection({
+      name: "due_tasks",
+      schema: DueTaskDoc,
+      indexes: [{ keys: { expiresAt: 1 }, expireAfterSeconds: 0 }]
+    })
+    const firings = yield* store.collection({
+      name: "due_firings",
+      schema: DueFiredDoc,
+      indexes: [{ keys: { firedAt: 1 }, expireAfterSeconds: Math.floor(Duration.toSeconds(retention)) }]
+    })
 
     /** The timers a task event asks for: none once the task is done, deleted or has no due date. */
     const timersOf = (event: TimedEvent): ReadonlyArray<DueTimerDoc> => {
@@ -157,18 +169,20 @@ export class DueReminders extends Effect.Service<DueReminders>()("Herald/DueRemi
         const fresh = wanted.filter((timer) => !claimed.some((claim) => claim._id === timer.firingId))
         if (fresh.length > 0) yield* timers.insertMany(fresh)
         yield* timers.deleteMany({ taskId, version: { $lt: event.aggregateVersion } })
+        const now = yield* Clock.currentTimeMillis
+        const lastFiring = Math.max(now, ...fresh.map((timer) => timer.fireAt.getTime()))
+        const expiresAt = new Date(lastFiring + Duration.toMillis(retention))
         // A task's events have one writer (its project's mailbox) but for a move between projects: a race is retried.
         const written = Option.isNone(known)
-          ? yield* tasks.insertOne({ _id: taskId, version: event.aggregateVersion }).pipe(
+          ? yield* tasks.insertOne({ _id: taskId, version: event.aggregateVersion, expiresAt }).pipe(
             Effect.as(true),
             Effect.catchTag("DuplicateKey", () => Effect.succeed(false))
           )
           : yield* Effect.map(
-            tasks.updateOne({ _id: taskId, version: known.value.version }, { $set: { version: event.aggregateVersion } }),
+            tasks.updateOne({ _id: taskId, version: known.value.version }, { $set: { version: event.aggregateVersion, expiresAt } }),
             (result) => result.matched === 1
           )
         if (!written) return yield* Effect.fail(new TaskVersionRaced({ taskId }))
-        const now = yield* Clock.currentTimeMillis
         return fresh.filter((timer) => timer.fireAt.getTime() <= now)
       }).pipe(
         Effect.retry({ while: (error) => error._tag === "TaskVersionRaced", times: 3 }),

@@ -9,8 +9,8 @@ import { mongoStore } from "@herald/testing/Env"
 import * as ManualClock from "@herald/testing/ManualClock"
 import { eventually, field, request, signUp, teammateOf, text } from "@herald/testing/Http"
 import * as System from "@herald/testing/System"
-import { ConfigProvider, Context, Effect, Exit, Layer, Schedule, Schema, Scope } from "effect"
-import { DueReminders, DueTimerDoc } from "../src/DueReminders.ts"
+import { ConfigProvider, Context, Effect, Exit, Layer, Schedule, Schema, Scope, TestClock } from "effect"
+import { DueFiredDoc, DueReminders, DueTaskDoc, DueTimerDoc } from "../src/DueReminders.ts"
 import { runDueScheduler } from "../src/DueScheduler.ts"
 import { Memberships } from "../src/Memberships.ts"
 import { NotificationRepo } from "../src/NotificationRepo.ts"
@@ -353,6 +353,35 @@ describe("due-date reminders", () => {
       expect((yield* service.reminders.pending).map((timer) => `${timer.taskId === taskIdOf(1)} ${timer.kind}`)).toEqual(["true overdue"])
       // Polls every 10 ms: a scheduler still running while "down" would have fired within the settle above.
     }).pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ DUE_REMINDER_POLL: "10 millis" })))))
+})
+
+describe("due-date reminders' bookkeeping", () => {
+  // On TestClock: FerretDB keeps no TTL index, and its leased sweeps run every minute of the test clock's walk.
+  it.scoped("claims go NOTIFICATION_RETENTION after their firing, a task's marker that long after its last event or timer", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(start)
+      const store = yield* storeOf("due-retention")
+      const service = yield* copyOn(store)
+      const claims = yield* store.collection({ name: "due_firings", schema: DueFiredDoc, indexes: [] })
+      const markers = yield* store.collection({ name: "due_tasks", schema: DueTaskDoc, indexes: [] })
+      const left = Effect.all([
+        Effect.map(claims.find({}), (docs) => docs.map((doc) => doc._id.split(":").pop()).sort()),
+        Effect.map(markers.find({}), (docs) => docs.length)
+      ])
+      // Due in 15 minutes: its due_soon fires at once, its overdue at +15; kept 30 minutes each, the marker to +45.
+      yield* consume(service, [taskEvent("task.created", { n: 1, version: 1, dueInHours: 0.25 })])
+      yield* TestClock.adjust("20 minutes")
+      expect(yield* service.reminders.fireDue).toBe(1)
+      expect((yield* remindersOf(service, assignee))[0]?.map((line) => line.split(" ")[0])).toEqual(["task.due_soon", "task.overdue"])
+      expect(yield* left).toEqual([["due_soon", "overdue"], 1])
+      yield* TestClock.adjust("20 minutes")
+      yield* settle
+      expect(yield* left).toEqual([["overdue"], 1])
+      // At +50 the overdue claim is exactly 30 minutes old: kept until the sweep after.
+      yield* TestClock.adjust("11 minutes")
+      yield* settle
+      expect(yield* left).toEqual([[], 0])
+    }).pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ NOTIFICATION_RETENTION: "30 minutes" }))), { timeout: 120_000 })
 })
 
 describe("due-date reminders through the running system", () => {
