@@ -129,9 +129,9 @@ export const run = <E>(options: PoolOptions<E>): Effect.Effect<{ readonly stats:
       }).pipe(
         Effect.tap((s) =>
           Effect.all([
-            Metric.incrementBy(metrics.handled, change.handled ?? 0),
-            Metric.incrementBy(metrics.retried, change.retried ?? 0),
-            Metric.incrementBy(metrics.deadLettered, change.deadLettered ?? 0),
+            change.handled === undefined ? Effect.void : Metric.incrementBy(metrics.handled, change.handled),
+            change.retried === undefined ? Effect.void : Metric.incrementBy(metrics.retried, change.retried),
+            change.deadLettered === undefined ? Effect.void : Metric.incrementBy(metrics.deadLettered, change.deadLettered),
             Metric.set(metrics.inFlight, s.inFlight),
             Metric.set(metrics.queued, s.queued),
             Metric.set(metrics.maxInFlight, s.maxInFlight),
