@@ -1,10 +1,6 @@
 import { Clock, Effect } from "effect"
 
-/**
- * A clock whose time the test sets, while sleeps take real time: for tests that drive their jobs themselves and only
- * need to say what time it is. `TestClock` would instead wake every periodic fiber (TTL sweeps, lease renewals) at
- * each of its ticks on the way to a new time, and a jump of days on FerretDB then takes minutes.
- */
+/** A clock whose time the test sets while sleeps take real time (why not `TestClock`: packages/testing/README.md). */
 export interface ManualClock extends Clock.Clock {
   readonly set: (millis: number) => Effect.Effect<void>
 }

@@ -62,9 +62,8 @@ const composeDigest = (
 }
 
 /**
- * Composes closed windows: one digest per (user, window), claimed by inserting `digest:<user>:<window start>:<n>`, then
- * its items marked. A repeat (crash, second copy) meets the record, marks what it lists and composes the rest as
- * `n + 1`: an item recorded after its window was composed goes in a follow-up digest, never lost, never listed twice.
+ * Composes closed windows: one digest per (user, window), claimed by a unique insert, then its items marked; a repeat
+ * composes only the rest, as a follow-up (the README's "Email records").
  */
 export class Digests extends Effect.Service<Digests>()("Herald/Digests", {
   effect: Effect.gen(function*() {

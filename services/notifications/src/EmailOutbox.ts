@@ -69,9 +69,8 @@ const itemOf = (doc: NotificationDoc): EmailItem => ({
 })
 
 /**
- * The email each notification is due, recorded durably for the email channel: one record per (event, recipient) at
- * once (held to the end of quiet hours), or an item in the recipient's digest window that `Digests` composes when it
- * closes. Keys are deterministic, so a redelivered event records nothing twice.
+ * The email each notification is due, for the email channel: a record per (event, recipient), or an item of the
+ * recipient's digest window; deterministic keys, so a redelivery records nothing twice.
  */
 export class EmailOutbox extends Effect.Service<EmailOutbox>()("Herald/EmailOutbox", {
   scoped: Effect.gen(function*() {

@@ -39,9 +39,8 @@ const instantOf = (wall: Wall, zone: DateTime.TimeZone, disambiguation: "earlier
   ))
 
 /**
- * The first instant, not before `notBefore`, at which the zone's clocks show `wall` or later: the wall time itself
- * (its second occurrence when the first has passed, on the day clocks go back), or the moment clocks jump past it
- * when it falls in a spring-forward gap.
+ * The first instant, not before `notBefore`, at which the zone's clocks show `wall` or later (a wall time in a
+ * spring-forward gap: the jump; on the day clocks go back: its second occurrence once the first has passed).
  */
 const firstAtOrAfter = (wall: Wall, zone: DateTime.TimeZone, notBefore: number): number => {
   const earlier = instantOf(wall, zone, "earlier")
@@ -69,9 +68,8 @@ export const isQuiet = (millis: number, quiet: QuietHours): boolean => {
 }
 
 /**
- * When email due at `millis` may go: `millis` outside quiet hours, else when the zone's clocks next reach their `end`
- * (or jump past it), across midnight and daylight-saving changes; clocks going back do not end them early. Equal start
- * and end: no quiet hours.
+ * When email due at `millis` may go: then, or when the zone's clocks next reach the quiet hours' `end` (clocks going
+ * back do not end them early; equal start and end: no quiet hours).
  */
 export const quietUntil = (millis: number, quiet: QuietHours | null): number => {
   if (quiet === null || !isQuiet(millis, quiet)) return millis
@@ -91,9 +89,8 @@ export interface Window {
 }
 
 /**
- * Hourly windows are clock hours in UTC (the user's own clock hours wherever the offset is whole hours); daily
- * windows are calendar days in the quiet hours' time zone when the user has quiet hours, else in UTC (23 or 25 hours
- * long on daylight-saving days).
+ * Hourly windows: UTC clock hours. Daily: calendar days in the quiet hours' zone, else UTC (23 or 25 hours on
+ * daylight-saving days; the README's "Email records").
  */
 export const digestWindow = (millis: number, digest: "hourly" | "daily", timeZone: string): Window => {
   if (digest === "hourly") {

@@ -5,9 +5,8 @@ import { DocumentStore } from "@herald/infra/Store"
 import { Effect, Option, Schema } from "effect"
 
 /**
- * A revoked token family. The document is the family's one revocation (its `_id` is the unique claim) and its
- * outbox: a revocation for reuse records the owner's `security.session_revoked` in the same insert. The outbox
- * fields default for documents written before they existed (they live as long as a refresh token).
+ * A revoked token family: its one revocation (the `_id` is the claim) and, for a reuse, the owner's
+ * `security.session_revoked` in the same insert; outbox fields default for older documents (see the README).
  */
 export const RevokedDoc = Schema.Struct({
   _id: FamilyId,
