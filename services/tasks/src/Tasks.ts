@@ -126,14 +126,13 @@ export class Tasks extends Effect.Service<Tasks>()("Herald/Tasks", {
         ? Effect.succeed(null)
         : Effect.map(Effect.flatMap(projectRepo.access(userId, projectId), (access) => requireRole(access, "editor", "adding tasks")), (access) => access.doc)
 
-    /** Writes a task change with its event (or none), and hands it to the relay. */
-    const commitTask = (current: TaskDoc, fields: Partial<TaskDoc>, event: ((task: TaskDoc) => Effect.Effect<DomainEvent>) | null) =>
+    /** Writes a task change with its event, and hands it to the relay. */
+    const commitTask = (current: TaskDoc, fields: Partial<TaskDoc>, event: (task: TaskDoc) => Effect.Effect<DomainEvent>) =>
       Effect.gen(function*() {
         const updatedAt = yield* now
         const next: TaskDoc = { ...current, ...fields, updatedAt, version: current.version + 1 }
-        const events = event === null ? [] : [encodeEvent(yield* event(next))]
-        const written = yield* taskRepo.write(current._id, current.version, { ...fields, updatedAt }, events)
-        if (events.length > 0) yield* relay.nudgeDocument("tasks", taskRepo.pendingOf(written))
+        const written = yield* taskRepo.write(current._id, current.version, { ...fields, updatedAt }, [encodeEvent(yield* event(next))])
+        yield* relay.nudgeDocument("tasks", taskRepo.pendingOf(written))
         return written
       })
 
