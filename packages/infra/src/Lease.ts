@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, Option, Schema, type Scope, SubscriptionRef } from "effect"
+import { Clock, Duration, Effect, Option, Schedule, Schema, type Scope, SubscriptionRef } from "effect"
 import { DocumentStore } from "./Store.ts"
 
 const LeaseDoc = Schema.Struct({
@@ -50,3 +50,22 @@ export const hold = (name: string, options: { readonly ttl: Duration.DurationInp
     )
     return { leading, holder: me }
   }) satisfies Effect.Effect<unknown, unknown, DocumentStore | Scope.Scope>
+
+/**
+ * A leased job: `round` now and then every `every`, in the copy holding the lease `name` only (another copy takes over
+ * within `ttl`); a failed round is logged and the next one tries again.
+ */
+export const repeatWhileLeading = <A, E, R>(
+  name: string,
+  options: { readonly ttl: Duration.DurationInput; readonly every: Duration.DurationInput },
+  round: Effect.Effect<A, E, R>
+) =>
+  Effect.gen(function*() {
+    const { leading } = yield* hold(name, { ttl: options.ttl })
+    yield* round.pipe(
+      Effect.whenEffect(SubscriptionRef.get(leading)),
+      Effect.catchAllCause((cause) => Effect.logWarning(`${name}: a round failed; the next one tries again`, cause)),
+      Effect.repeat(Schedule.spaced(options.every)),
+      Effect.forkScoped
+    )
+  })

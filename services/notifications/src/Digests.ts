@@ -1,7 +1,7 @@
 import type { UserId } from "@herald/domain/Ids"
 import type { DependencyUnavailable } from "@herald/domain/Errors"
 import * as Lease from "@herald/infra/Lease"
-import { Clock, Effect, Option, Schedule, SubscriptionRef } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { type DigestItemDoc, type EmailItem, EmailOutbox, type EmailRecord } from "./EmailOutbox.ts"
 import { quietUntil } from "./EmailSchedule.ts"
 import { DigestConfig } from "./NotificationsConfig.ts"
@@ -132,11 +132,5 @@ export class Digests extends Effect.Service<Digests>()("Herald/Digests", {
 export const runDigests = Effect.gen(function*() {
   const digests = yield* Digests
   const { interval } = yield* DigestConfig
-  const { leading } = yield* Lease.hold("email-digests", { ttl: "30 seconds" })
-  yield* digests.composeDue.pipe(
-    Effect.whenEffect(SubscriptionRef.get(leading)),
-    Effect.catchAllCause((cause) => Effect.logWarning("email digests: a round failed; the next one retries", cause)),
-    Effect.repeat(Schedule.spaced(interval)),
-    Effect.forkScoped
-  )
+  yield* Lease.repeatWhileLeading("email-digests", { ttl: "30 seconds", every: interval }, digests.composeDue)
 })
